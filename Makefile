@@ -1,0 +1,60 @@
+# vatoken: API tokens for PostgreSQL.
+#
+#   make            build the extension (and the PAM module)
+#   make install    install the extension into the PostgreSQL that pg_config names
+#   make demo       fresh machine: install packages, build, install, run a
+#                   throwaway cluster and walk through the main job
+#   make test       everything CI runs (installs what it needs, starts its own servers)
+#   make bench      the side-by-side benchmark (bench/)
+
+EXTENSION   = vatoken
+EXTVERSION  = 1.0
+MODULE_big  = vatoken
+
+CORE_SRCS   = $(wildcard src/core/*.c)
+EXT_SRCS    = $(wildcard src/ext/*.c)
+OBJS        = $(CORE_SRCS:.c=.o) $(EXT_SRCS:.c=.o)
+DATA        = $(wildcard sql/vatoken--*.sql)
+
+PG_CPPFLAGS = -Isrc/core -Isrc/ext
+PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+              -Wno-missing-field-initializers -Wno-sign-compare
+
+# Regression tests: sql/<name>.sql against expected/<name>.out, run in a
+# throwaway instance that pg_regress starts itself.
+REGRESS      = setup create validate list_usage delete bad_input privileges \
+               pgcrypto_hash timezone multi_db
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
+
+
+EXTRA_CLEAN = tmp_check tmp_check_* results regression.diffs regression.out \
+              log output_iso test/check_core
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: demo test check-unit check-regress deps
+
+# Unit tests of the pure core, with Check; no server involved.
+CHECK_CFLAGS = -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
+               $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
+
+test/check_core: test/check_core.c $(CORE_SRCS) $(wildcard src/core/*.h)
+	$(CC) $(CHECK_CFLAGS) -o $@ test/check_core.c $(CORE_SRCS) $(CHECK_LIBS)
+
+check-unit: test/check_core
+	./test/check_core
+
+check-regress:
+	$(MAKE) installcheck
+
+deps:
+	bash scripts/deps.sh
+
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash test/run.sh

@@ -1,0 +1,43 @@
+/*
+ * vatoken.h
+ *	  Declarations shared by the extension's C files: settings, the local
+ *	  calendar day, token hashing and argument checks.
+ *
+ * The extension layer sits on top of the pure core in src/core and never
+ * depends on the PAM module.
+ */
+#ifndef VATOKEN_H
+#define VATOKEN_H
+
+#include "postgres.h"
+
+#include "common/sha2.h"
+#include "utils/date.h"
+
+#include "vt_period.h"
+
+/* Schema that holds the extension's tables (created by the install script). */
+#define VT_DATA_SCHEMA		"vatoken"
+
+#define VT_HASH_LEN			PG_SHA256_DIGEST_LENGTH
+
+/* Days between the core's epoch (1970-01-01) and PostgreSQL's (2000-01-01). */
+#define VT_DAY_FROM_DATEADT(d)	((vt_day) ((d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
+#define VT_DATEADT_FROM_DAY(d)	((DateADT) ((d) - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
+
+/* vt_clock.c: the vatoken.timezone setting and "today" in it */
+extern char *vt_timezone_name;
+extern void vt_define_timezone_guc(void);
+extern vt_day vt_today(void);
+
+/* vt_hash.c */
+extern void vt_hash_token(const char *token, size_t len, uint8 hash[VT_HASH_LEN]);
+
+/* vt_input.c: argument checks; each raises a specific SQLSTATE */
+#define VT_OWNER_MAX_CHARS	200
+#define VT_NAME_MAX_CHARS	100
+extern text *vt_check_owner(FunctionCallInfo fcinfo, int argno);
+extern text *vt_check_name(FunctionCallInfo fcinfo, int argno);
+extern int64 vt_check_token_id(FunctionCallInfo fcinfo, int argno);
+
+#endif							/* VATOKEN_H */

@@ -1,0 +1,83 @@
+/*
+ * vt_clock.c
+ *	  The vatoken.timezone setting and the local calendar day it defines.
+ *
+ * Usage is counted per local day in this time zone, and the periods that
+ * vatoken_list reports (today, this week, ...) are calendar periods in it.
+ * The setting is superuser-only so that every session of a database counts
+ * into the same days; set it per database with ALTER DATABASE.
+ */
+#include "postgres.h"
+
+#include "pgtime.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "vatoken.h"
+
+char	   *vt_timezone_name = NULL;
+static pg_tz *vt_timezone = NULL;
+
+static bool
+vt_timezone_check(char **newval, void **extra, GucSource source)
+{
+	pg_tz	   *tz = pg_tzset(*newval);
+
+	if (tz == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
+		return false;
+	}
+	if (!pg_tz_acceptable(tz))
+	{
+		GUC_check_errdetail("Time zone \"%s\" appears to use leap seconds.", *newval);
+		return false;
+	}
+
+	/* pg_tzset caches zones for the life of the process, so keep a pointer. */
+	*extra = malloc(sizeof(pg_tz *));
+	if (*extra == NULL)
+		return false;
+	*((pg_tz **) *extra) = tz;
+	return true;
+}
+
+static void
+vt_timezone_assign(const char *newval, void *extra)
+{
+	vt_timezone = *((pg_tz **) extra);
+}
+
+void
+vt_define_timezone_guc(void)
+{
+	DefineCustomStringVariable("vatoken.timezone",
+							   "Time zone of the calendar days in which API calls are counted.",
+							   "Today, this week (from Monday), this month and last month are "
+							   "calendar periods in this time zone.",
+							   &vt_timezone_name,
+							   "UTC",
+							   PGC_SUSET,
+							   0,
+							   vt_timezone_check,
+							   vt_timezone_assign,
+							   NULL);
+}
+
+/* Today's date in vatoken.timezone, by the wall clock. */
+vt_day
+vt_today(void)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoffset;
+
+	if (timestamp2tm(GetCurrentTimestamp(), &tzoffset, &tm, &fsec, NULL,
+					 vt_timezone) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("current time is out of range")));
+
+	return vt_day_from_civil(tm.tm_year, tm.tm_mon, tm.tm_mday);
+}

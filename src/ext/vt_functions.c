@@ -1,0 +1,158 @@
+/*
+ * vt_functions.c
+ *	  The SQL-callable functions: vatoken_create, vatoken_validate,
+ *	  vatoken_list, vatoken_usage and vatoken_delete.
+ *
+ * They are declared SECURITY DEFINER with search_path pinned to pg_catalog,
+ * pg_temp (see sql/vatoken--*.sql).  A plaintext token exists only in the
+ * argument of vatoken_validate and the result of vatoken_create; it is never
+ * stored, logged or put in an error message.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "common/cryptohash.h"
+#include "utils/builtins.h"
+
+#include "vatoken.h"
+#include "vt_counter.h"
+#include "vt_store.h"
+#include "vt_token.h"
+
+PG_FUNCTION_INFO_V1(vatoken_create);
+PG_FUNCTION_INFO_V1(vatoken_validate);
+PG_FUNCTION_INFO_V1(vatoken_list);
+PG_FUNCTION_INFO_V1(vatoken_usage);
+PG_FUNCTION_INFO_V1(vatoken_delete);
+
+/* Return the single row values/nulls from a materialized SRF. */
+static Datum
+vt_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+Datum
+vatoken_create(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	text	   *name = vt_check_name(fcinfo, 1);
+	uint8		secret[VT_SECRET_BYTES];
+	char		token[VT_TOKEN_LEN + 1];
+	uint8		hash[VT_HASH_LEN];
+	int64		token_id;
+	TimestampTz created_at;
+	Datum		values[4];
+	bool		nulls[4] = {false};
+
+	if (!pg_strong_random(secret, sizeof(secret)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random token")));
+	vt_token_format(secret, token);
+	explicit_bzero(secret, sizeof(secret));
+	vt_hash_token(token, VT_TOKEN_LEN, hash);
+
+	vt_store_connect();
+	vt_store_insert(owner, name, hash, &token_id, &created_at);
+	vt_store_disconnect();
+
+	values[0] = Int64GetDatum(token_id);
+	values[1] = PointerGetDatum(cstring_to_text_with_len(token, VT_TOKEN_LEN));
+	values[2] = PointerGetDatum(name);
+	values[3] = TimestampTzGetDatum(created_at);
+	explicit_bzero(token, sizeof(token));
+	return vt_return_one_row(fcinfo, values, nulls);
+}
+
+/*
+ * Exactly one row for any input, never an error caused by the input.
+ * Malformed input is answered without reading any table; a huge value is
+ * rejected by its length before it is detoasted.
+ */
+Datum
+vatoken_validate(PG_FUNCTION_ARGS)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, false, true, true, true};
+	const char *status = "malformed";
+	text	   *token = NULL;
+
+	if (!PG_ARGISNULL(0) &&
+		toast_raw_datum_size(PG_GETARG_DATUM(0)) == VARHDRSZ + VT_TOKEN_LEN)
+	{
+		token = PG_GETARG_TEXT_PP(0);
+		if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
+			token = NULL;
+	}
+
+	if (token != NULL)
+	{
+		uint8		hash[VT_HASH_LEN];
+		vt_token_row row;
+		bool		lock = vt_counter_needs_row_lock();
+
+		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+		vt_store_connect();
+		if (vt_store_lookup(hash, lock, &row))
+		{
+			vt_counter_count(row.token_id, vt_today());
+			status = "valid";
+			values[2] = Int64GetDatum(row.token_id);
+			values[3] = PointerGetDatum(row.owner);
+			values[4] = PointerGetDatum(row.name);
+			nulls[2] = nulls[3] = nulls[4] = false;
+		}
+		else
+			status = "unknown";
+		vt_store_disconnect();
+	}
+
+	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
+	values[1] = CStringGetTextDatum(status);
+	return vt_return_one_row(fcinfo, values, nulls);
+}
+
+Datum
+vatoken_list(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+
+	InitMaterializedSRF(fcinfo, 0);
+	vt_store_connect();
+	vt_store_usage(fcinfo, owner, NULL, true);
+	vt_store_disconnect();
+	return (Datum) 0;
+}
+
+Datum
+vatoken_usage(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+
+	InitMaterializedSRF(fcinfo, 0);
+	vt_store_connect();
+	vt_store_usage(fcinfo, owner, &token_id, false);
+	vt_store_disconnect();
+	return (Datum) 0;
+}
+
+Datum
+vatoken_delete(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	bool		deleted;
+
+	vt_store_connect();
+	deleted = vt_store_delete(owner, token_id);
+	vt_store_disconnect();
+	PG_RETURN_BOOL(deleted);
+}

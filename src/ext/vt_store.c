@@ -1,0 +1,251 @@
+/*
+ * vt_store.c
+ *	  SPI access to the extension's tables in schema "vatoken".
+ *
+ * Every statement is prepared once per backend and kept (SPI_keepplan); the
+ * plan cache re-plans after DDL such as DROP/CREATE EXTENSION.  The callers
+ * run SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp, and
+ * every relation here is schema-qualified, so nothing can be captured by
+ * objects in a user's schema.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "vt_counter.h"
+#include "vt_store.h"
+
+typedef struct vt_plan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[7];
+	SPIPlanPtr	plan;
+} vt_plan;
+
+static vt_plan plan_insert = {
+	"INSERT INTO vatoken.tokens (owner, name, token_hash) VALUES ($1, $2, $3)"
+	" RETURNING token_id, created_at",
+	3, {TEXTOID, TEXTOID, BYTEAOID}
+};
+
+static vt_plan plan_lookup = {
+	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash = $1",
+	1, {BYTEAOID}
+};
+
+static vt_plan plan_lookup_locked = {
+	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash = $1"
+	" FOR KEY SHARE",
+	1, {BYTEAOID}
+};
+
+static vt_plan plan_delete = {
+	"DELETE FROM vatoken.tokens WHERE owner = $1 AND token_id = $2",
+	2, {TEXTOID, INT8OID}
+};
+
+static vt_plan plan_count = {
+	"WITH touched AS (UPDATE vatoken.tokens SET last_used_at = pg_catalog.now()"
+	" WHERE token_id = $1)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls) VALUES ($1, $2, 1)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + 1",
+	2, {INT8OID, DATEOID}
+};
+
+/*
+ * $2 = today, $3 = week start, $4 = month start, $5/$6 = last month; every
+ * range ends at today so that rows dated after today (a clock set back) are
+ * not reported as today's.
+ */
+#define VT_USAGE_SELECT \
+	"SELECT t.token_id, t.name, t.created_at, t.last_used_at," \
+	" COALESCE(SUM(u.calls) FILTER (WHERE u.day = $2), 0)::bigint," \
+	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $3 AND $2), 0)::bigint," \
+	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $4 AND $2), 0)::bigint," \
+	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $5 AND $6), 0)::bigint" \
+	" FROM vatoken.tokens t" \
+	" LEFT JOIN vatoken.usage u ON u.token_id = t.token_id" \
+	"  AND u.day >= LEAST($3, $5)"
+
+static vt_plan plan_list = {
+	VT_USAGE_SELECT
+	" WHERE t.owner = $1"
+	" GROUP BY t.token_id ORDER BY t.created_at, t.token_id",
+	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
+};
+
+static vt_plan plan_usage = {
+	VT_USAGE_SELECT
+	" WHERE t.owner = $1 AND t.token_id = $7"
+	" GROUP BY t.token_id",
+	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
+};
+
+#undef VT_USAGE_SELECT
+
+static int
+vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
+{
+	int			rc;
+
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for vatoken statement: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		p->plan = plan;
+	}
+	rc = SPI_execute_plan(p->plan, values, NULL, read_only, count);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for vatoken statement: %s",
+			 SPI_result_code_string(rc));
+	return rc;
+}
+
+static bytea *
+vt_hash_datum(const uint8 *hash)
+{
+	bytea	   *b = palloc(VARHDRSZ + VT_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + VT_HASH_LEN);
+	memcpy(VARDATA(b), hash, VT_HASH_LEN);
+	return b;
+}
+
+static Datum
+vt_column(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+}
+
+void
+vt_store_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+vt_store_disconnect(void)
+{
+	SPI_finish();
+}
+
+void
+vt_store_insert(text *owner, text *name, const uint8 *hash,
+				int64 *token_id, TimestampTz *created_at)
+{
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = PointerGetDatum(owner);
+	values[1] = PointerGetDatum(name);
+	values[2] = PointerGetDatum(vt_hash_datum(hash));
+	if (vt_execute(&plan_insert, values, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert vatoken token row");
+
+	*token_id = DatumGetInt64(vt_column(1, &isnull));
+	*created_at = DatumGetTimestampTz(vt_column(2, &isnull));
+}
+
+bool
+vt_store_lookup(const uint8 *hash, bool lock, vt_token_row *row)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = PointerGetDatum(vt_hash_datum(hash));
+	vt_execute(lock ? &plan_lookup_locked : &plan_lookup, values, !lock, 1);
+	if (SPI_processed == 0)
+		return false;
+
+	row->token_id = DatumGetInt64(vt_column(1, &isnull));
+	/* Copy the text columns out of SPI's memory into the caller's. */
+	row->owner = DatumGetTextPP(SPI_datumTransfer(vt_column(2, &isnull), false, -1));
+	row->name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
+	return true;
+}
+
+bool
+vt_store_delete(text *owner, int64 token_id)
+{
+	Datum		values[2];
+
+	values[0] = PointerGetDatum(owner);
+	values[1] = Int64GetDatum(token_id);
+	vt_execute(&plan_delete, values, false, 0);
+	return SPI_processed > 0;
+}
+
+void
+vt_store_count_call(int64 token_id, vt_day day)
+{
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(token_id);
+	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
+	vt_execute(&plan_count, values, false, 0);
+}
+
+void
+vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
+			   bool with_token_columns)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	vt_periods	periods;
+	Datum		args[7];
+
+	vt_periods_for(vt_today(), &periods);
+	args[0] = PointerGetDatum(owner);
+	args[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.today));
+	args[2] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.week_start));
+	args[3] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.month_start));
+	args[4] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.last_month_start));
+	args[5] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.last_month_end));
+	if (token_id)
+		args[6] = Int64GetDatum(*token_id);
+
+	vt_execute(token_id ? &plan_usage : &plan_list, args, true, 0);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		id;
+		int64		calls[VT_USAGE_COLUMNS];
+		TimestampTz last_used_at;
+		bool		last_used_null;
+		bool		isnull;
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		int			n = 0;
+
+		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		last_used_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &last_used_null));
+		for (int c = 0; c < VT_USAGE_COLUMNS; c++)
+			calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 5 + c, &isnull));
+
+		vt_counter_add_pending(id, &periods, calls, &last_used_at, &last_used_null);
+
+		if (with_token_columns)
+		{
+			values[n++] = Int64GetDatum(id);
+			values[n++] = SPI_getbinval(tuple, desc, 2, &isnull);
+			values[n++] = SPI_getbinval(tuple, desc, 3, &isnull);
+			nulls[n] = last_used_null;
+			values[n++] = TimestampTzGetDatum(last_used_at);
+		}
+		for (int c = 0; c < VT_USAGE_COLUMNS; c++)
+			values[n++] = Int64GetDatum(calls[c]);
+
+		/* tuplestore_putvalues copies into the SRF's own memory. */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# suites.sh — run every test suite and report them together.
+#
+# Expects the extension to be built and installed, and runs as an ordinary
+# (non-root) user.  Names of suites may be given to run only those, e.g.
+# `bash test/suites.sh unit regress`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$(pg_config --bindir):$PATH"
+
+ALL_SUITES=(unit regress tap)
+[ -f test/pam/run.sh ] && ALL_SUITES+=(pam)
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
+
+show_diffs() {
+    [ -f regression.diffs ] && { echo "--- regression.diffs"; cat regression.diffs; }
+    return 0
+}
+
+suite_unit() { make -s check-unit; }
+suite_regress() { make -s installcheck || { show_diffs; return 1; }; }
+suite_tap() {
+    PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
+    PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+    TESTDIR="$PWD" \
+        prove --timer test/t/*.pl || {
+        for f in tmp_check/log/*; do [ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }; done
+        return 1
+    }
+}
+suite_pam() { bash test/pam/run.sh; }
+
+passed=0
+failed=0
+failed_names=()
+for s in "${suites[@]}"; do
+    echo "=== suite: $s"
+    start=$(date +%s)
+    if "suite_$s"; then
+        passed=$((passed + 1))
+        echo "=== suite $s: ok ($(( $(date +%s) - start ))s)"
+    else
+        failed=$((failed + 1))
+        failed_names+=("$s")
+        echo "=== suite $s: FAILED ($(( $(date +%s) - start ))s)"
+    fi
+done
+
+[ $failed -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ $failed -eq 0 ]
