@@ -1,0 +1,86 @@
+# mk/fuzz.mk: sanitizer build of the unit tests, and libFuzzer targets for the
+# pure core (src/core).  Included from the top-level Makefile, after PGXS.
+#
+#   make check-sanitize       test/check_core built with gcc's ASan + UBSan, run
+#   make fuzz                 build each target in test/fuzz/ and run it for
+#                             FUZZ_SECONDS (default 60) seconds
+#   make fuzz-ci              the same for 15 seconds each
+#   make fuzz-build           only build the fuzz targets
+#   make clean-fuzz           remove test/fuzz/build/ (make clean does too)
+#
+# The fuzzers start from the committed seeds in test/fuzz/corpus/<target>/ but
+# write what they find into a scratch copy under test/fuzz/build/, so a run
+# never changes the committed corpus.  A crashing input is saved as
+# test/fuzz/build/artifacts/<target>/crash-*; replay it with
+#   test/fuzz/build/<target> test/fuzz/build/artifacts/<target>/crash-...
+
+FUZZ_SECONDS  ?= 60
+FUZZ_CC       ?= clang
+SANITIZE_CC   ?= gcc
+
+FUZZ_DIR      = test/fuzz
+FUZZ_BUILD    = $(FUZZ_DIR)/build
+FUZZ_TARGETS  = fuzz_token fuzz_period
+FUZZ_BINS     = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+FUZZ_CORE_SRCS = $(wildcard src/core/*.c)
+FUZZ_CORE_HDRS = $(wildcard src/core/*.h)
+
+FUZZ_CFLAGS   = -std=c11 -Wall -Wextra -Werror -g -O1 -Isrc/core \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+# Bounded inputs and memory; -timeout is per input.
+FUZZ_RUN_OPTS = -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+SANITIZE_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+                 -fno-omit-frame-pointer
+
+EXTRA_CLEAN += $(FUZZ_BUILD)
+
+.PHONY: fuzz fuzz-ci fuzz-build check-sanitize clean-fuzz
+
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_DIR)/%.c $(FUZZ_CORE_SRCS) $(FUZZ_CORE_HDRS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE_SRCS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# $(call fuzz_run,SECONDS): run every target in turn, stop at the first failure.
+define fuzz_run
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_BUILD)/corpus/$$t; \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+		cp $(FUZZ_DIR)/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/; \
+		dict=; if [ -f $(FUZZ_DIR)/$$t.dict ]; then dict=-dict=$(FUZZ_DIR)/$$t.dict; fi; \
+		echo "== $$t: $(1) s"; \
+		$(FUZZ_BUILD)/$$t $(FUZZ_RUN_OPTS) -max_total_time=$(1) $$dict \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
+			$(FUZZ_BUILD)/corpus/$$t \
+			> $(FUZZ_BUILD)/$$t.log 2>&1 \
+		|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; \
+		     echo "$$t FAILED: input saved in $(FUZZ_BUILD)/artifacts/$$t/"; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $(FUZZ_BUILD)/$$t.log; \
+		echo "$$t: no failure in $(1) s"; \
+	done
+endef
+
+fuzz: $(FUZZ_BINS)
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-ci: $(FUZZ_BINS)
+	$(call fuzz_run,15)
+
+# The unit tests under ASan + UBSan.  Check forks a child per test by default,
+# which hides leaks and some reports from ASan: run them in-process.
+$(FUZZ_BUILD)/check_core_sanitize: test/check_core.c $(FUZZ_CORE_SRCS) $(FUZZ_CORE_HDRS)
+	@mkdir -p $(FUZZ_BUILD)
+	$(SANITIZE_CC) -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
+		$(SANITIZE_FLAGS) $$(pkg-config --cflags check) \
+		-o $@ test/check_core.c $(FUZZ_CORE_SRCS) $$(pkg-config --libs check)
+
+check-sanitize: $(FUZZ_BUILD)/check_core_sanitize
+	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./$(FUZZ_BUILD)/check_core_sanitize
+
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
