@@ -17,7 +17,7 @@ TEST_PACKAGES=(
     "${BUILD_PACKAGES[@]}"
     check libipc-run-perl
     pamtester libpam-wrapper
-    nginx libnginx-mod-http-auth-pam curl
+    nginx libnginx-mod-http-auth-pam curl openssl
     clang libclang-rt-14-dev
 )
 

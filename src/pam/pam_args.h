@@ -1,0 +1,49 @@
+/*
+ * pam_args.h
+ *	  The module arguments of pam_vatoken and their parser.
+ *
+ * Parsing is pure: no PAM handle, no logging, no network.  The parser turns
+ * argv into a vtp_args struct or into a PAM code plus a message that is safe
+ * to log (it never repeats an argument's value, which might be a secret).
+ */
+#ifndef VTP_PAM_ARGS_H
+#define VTP_PAM_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VTP_DEFAULT_SCHEMA		"public"
+#define VTP_DEFAULT_TIMEOUT		5		/* seconds, connect and statement */
+#define VTP_MAX_TIMEOUT			3600
+#define VTP_MAX_SCHEMA_LEN		63		/* NAMEDATALEN - 1 */
+
+typedef enum vtp_match
+{
+	VTP_MATCH_OWNER = 0,		/* the PAM user must be the token's owner */
+	VTP_MATCH_ANY				/* any valid token will do */
+} vtp_match;
+
+typedef struct vtp_args
+{
+	const char *conninfo;		/* points into argv; NULL means libpq defaults */
+	const char *schema;			/* schema holding vatoken_validate */
+	vtp_match	match;
+	int			timeout;		/* seconds */
+	bool		debug;
+	/* honoured by pam_get_authtok itself; recorded for completeness */
+	bool		use_first_pass;
+	bool		try_first_pass;
+} vtp_args;
+
+/*
+ * Parse argc/argv into *args.  Returns PAM_SUCCESS, PAM_SERVICE_ERR (unknown
+ * argument, bad value, password in conninfo) or PAM_BUF_ERR.  On failure a
+ * message fit for the log is written to err (errlen bytes, NUL-terminated).
+ */
+extern int	vtp_args_parse(int argc, const char **argv, vtp_args *args,
+						   char *err, size_t errlen);
+
+/* Is s a schema name that the module accepts (an identifier, no quoting)? */
+extern bool vtp_schema_name_ok(const char *s);
+
+#endif							/* VTP_PAM_ARGS_H */

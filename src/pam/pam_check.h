@@ -1,0 +1,39 @@
+/*
+ * pam_check.h
+ *	  Asking the database about one token: libpq connection and the call of
+ *	  vatoken_validate.
+ */
+#ifndef VTP_PAM_CHECK_H
+#define VTP_PAM_CHECK_H
+
+#include <stddef.h>
+
+#include "pam_args.h"
+#include "pam_result.h"
+
+/* The longest query text vtp_build_query writes, NUL included. */
+#define VTP_QUERY_MAX	(128 + VTP_MAX_SCHEMA_LEN)
+
+/*
+ * Write the query text for schema into buf.  The token is never part of it:
+ * it goes as parameter $1.
+ */
+extern void vtp_build_query(const char *schema, char *buf, size_t buflen);
+
+/*
+ * Write into buf the libpq "options" value: a statement_timeout of timeout
+ * seconds, followed by user_options (may be NULL) so that the latter wins.
+ * Returns false if buf is too small.
+ */
+extern bool vtp_build_options(int timeout, const char *user_options,
+							  char *buf, size_t buflen);
+
+/*
+ * Connect as args say, run vatoken_validate(token) and fill *r.  Returns
+ * r->outcome.  For VTP_OUT_UNAVAILABLE a one-line reason, with the token
+ * redacted, is written to err.
+ */
+extern vtp_outcome vtp_check_token(const vtp_args *args, const char *token,
+								   vtp_result *r, char *err, size_t errlen);
+
+#endif							/* VTP_PAM_CHECK_H */

@@ -1,0 +1,242 @@
+/*
+ * pam_result.c
+ *	  Interpretation of the vatoken_validate reply and the mapping of every
+ *	  outcome to an exact PAM return code.
+ *
+ * Owns the table below; a change of policy (which failure is which code)
+ * happens here and nowhere else.
+ *
+ *	  outcome                          reason            PAM code
+ *	  valid, match=any                 accepted          PAM_SUCCESS
+ *	  valid, match=owner, user=owner   accepted          PAM_SUCCESS
+ *	  valid, match=owner, user!=owner  owner mismatch    PAM_AUTH_ERR
+ *	  malformed (local or database)    malformed         PAM_AUTH_ERR
+ *	  unknown / other "not valid"      unknown/rejected  PAM_AUTH_ERR
+ *	  no database, query error, bad reply  unavailable   PAM_AUTHINFO_UNAVAIL
+ *	  out of memory                    nomem             PAM_BUF_ERR
+ */
+#include "pam_result.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <security/pam_modules.h>
+
+void
+vtp_result_init(vtp_result *r)
+{
+	r->outcome = VTP_OUT_UNAVAILABLE;
+	r->token_id = 0;
+	r->owner = NULL;
+	r->name = NULL;
+}
+
+void
+vtp_result_clear(vtp_result *r)
+{
+	free(r->owner);
+	free(r->name);
+	vtp_result_init(r);
+}
+
+/* Parse a positive decimal bigint; false for anything else. */
+static bool
+parse_id(const char *s, long long *out)
+{
+	char	   *end;
+	long long	v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static vtp_outcome
+set_outcome(vtp_result *r, vtp_outcome o)
+{
+	r->outcome = o;
+	return o;
+}
+
+vtp_outcome
+vtp_result_from_row(int ntuples, int nfields, const char *const *values,
+					vtp_result *r)
+{
+	const char *valid;
+	const char *status;
+	long long	id;
+
+	vtp_result_clear(r);
+	if (ntuples != 1 || nfields != VTP_RESULT_COLUMNS || values == NULL)
+		return set_outcome(r, VTP_OUT_UNAVAILABLE);
+
+	valid = values[0];
+	status = values[1];
+	if (valid == NULL || status == NULL)
+		return set_outcome(r, VTP_OUT_UNAVAILABLE);
+
+	if (strcmp(valid, "f") == 0)
+	{
+		/* Not valid: authoritative, whatever the status says. */
+		if (strcmp(status, "malformed") == 0)
+			return set_outcome(r, VTP_OUT_MALFORMED);
+		if (strcmp(status, "unknown") == 0)
+			return set_outcome(r, VTP_OUT_UNKNOWN);
+		if (strcmp(status, "valid") == 0)
+			return set_outcome(r, VTP_OUT_UNAVAILABLE);		/* contradiction */
+		return set_outcome(r, VTP_OUT_REJECTED);
+	}
+	if (strcmp(valid, "t") != 0 || strcmp(status, "valid") != 0)
+		return set_outcome(r, VTP_OUT_UNAVAILABLE);
+	if (!parse_id(values[2], &id) || values[3] == NULL || values[3][0] == '\0')
+		return set_outcome(r, VTP_OUT_UNAVAILABLE);
+
+	r->owner = strdup(values[3]);
+	r->name = strdup(values[4] != NULL ? values[4] : "");
+	if (r->owner == NULL || r->name == NULL)
+	{
+		vtp_result_clear(r);
+		return set_outcome(r, VTP_OUT_NOMEM);
+	}
+	r->token_id = id;
+	return set_outcome(r, VTP_OUT_VALID);
+}
+
+static vtp_verdict
+verdict(int code, vtp_reason reason)
+{
+	vtp_verdict v;
+
+	v.pam_code = code;
+	v.reason = reason;
+	return v;
+}
+
+vtp_verdict
+vtp_decide(const vtp_result *r, vtp_match match, const char *user)
+{
+	switch (r->outcome)
+	{
+		case VTP_OUT_VALID:
+			if (r->owner == NULL)
+				return verdict(PAM_AUTHINFO_UNAVAIL, VTP_R_UNAVAILABLE);
+			if (match == VTP_MATCH_ANY)
+				return verdict(PAM_SUCCESS, VTP_R_ACCEPTED);
+			if (user != NULL && strcmp(user, r->owner) == 0)
+				return verdict(PAM_SUCCESS, VTP_R_ACCEPTED);
+			return verdict(PAM_AUTH_ERR, VTP_R_OWNER_MISMATCH);
+		case VTP_OUT_MALFORMED_LOCAL:
+			return verdict(PAM_AUTH_ERR, VTP_R_MALFORMED_LOCAL);
+		case VTP_OUT_MALFORMED:
+			return verdict(PAM_AUTH_ERR, VTP_R_MALFORMED);
+		case VTP_OUT_UNKNOWN:
+			return verdict(PAM_AUTH_ERR, VTP_R_UNKNOWN);
+		case VTP_OUT_REJECTED:
+			return verdict(PAM_AUTH_ERR, VTP_R_REJECTED);
+		case VTP_OUT_NOMEM:
+			return verdict(PAM_BUF_ERR, VTP_R_NOMEM);
+		case VTP_OUT_UNAVAILABLE:
+			break;
+	}
+	return verdict(PAM_AUTHINFO_UNAVAIL, VTP_R_UNAVAILABLE);
+}
+
+int
+vtp_acct_decide(bool have_auth, int auth_code, const char *auth_user,
+				const char *cur_user)
+{
+	if (!have_auth)
+		return PAM_USER_UNKNOWN;
+	if (auth_code != PAM_SUCCESS)
+		return auth_code;
+	/* The account decision is about the user who authenticated. */
+	if (auth_user == NULL || cur_user == NULL || strcmp(auth_user, cur_user) != 0)
+		return PAM_AUTH_ERR;
+	return PAM_SUCCESS;
+}
+
+int
+vtp_map_item_error(int rc)
+{
+	switch (rc)
+	{
+		case PAM_BUF_ERR:
+			return PAM_BUF_ERR;
+		case PAM_CONV_AGAIN:
+		case PAM_INCOMPLETE:
+			return PAM_INCOMPLETE;
+		default:
+			return PAM_AUTH_ERR;
+	}
+}
+
+const char *
+vtp_outcome_name(vtp_outcome o)
+{
+	switch (o)
+	{
+		case VTP_OUT_VALID:
+			return "valid";
+		case VTP_OUT_MALFORMED_LOCAL:
+			return "malformed (local check)";
+		case VTP_OUT_MALFORMED:
+			return "malformed";
+		case VTP_OUT_UNKNOWN:
+			return "unknown";
+		case VTP_OUT_REJECTED:
+			return "rejected";
+		case VTP_OUT_UNAVAILABLE:
+			return "unavailable";
+		case VTP_OUT_NOMEM:
+			return "out of memory";
+	}
+	return "?";
+}
+
+const char *
+vtp_reason_name(vtp_reason r)
+{
+	switch (r)
+	{
+		case VTP_R_ACCEPTED:
+			return "accepted";
+		case VTP_R_MALFORMED_LOCAL:
+			return "malformed token (local check)";
+		case VTP_R_MALFORMED:
+			return "malformed token";
+		case VTP_R_UNKNOWN:
+			return "unknown token";
+		case VTP_R_REJECTED:
+			return "token rejected";
+		case VTP_R_OWNER_MISMATCH:
+			return "token owner does not match user";
+		case VTP_R_UNAVAILABLE:
+			return "token database unavailable";
+		case VTP_R_NOMEM:
+			return "out of memory";
+	}
+	return "?";
+}
+
+void
+vtp_redact(char *msg, const char *secret)
+{
+	size_t		n;
+	char	   *p;
+
+	if (msg == NULL || secret == NULL || secret[0] == '\0')
+		return;
+	n = strlen(secret);
+	p = msg;
+	while ((p = strstr(p, secret)) != NULL)
+	{
+		memset(p, '*', n);
+		p += n;
+	}
+}

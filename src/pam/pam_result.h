@@ -1,0 +1,103 @@
+/*
+ * pam_result.h
+ *	  What a token check found, and how that maps to PAM return codes.
+ *
+ * Everything here is pure: it reads values, never a PAM handle, a socket or
+ * the clock, so the whole mapping is covered by unit tests.
+ */
+#ifndef VTP_PAM_RESULT_H
+#define VTP_PAM_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pam_args.h"
+
+/* What the check of one token found. */
+typedef enum vtp_outcome
+{
+	VTP_OUT_VALID = 0,			/* the database says valid */
+	VTP_OUT_MALFORMED_LOCAL,	/* failed vt_token_check; database not asked */
+	VTP_OUT_MALFORMED,			/* the database says malformed */
+	VTP_OUT_UNKNOWN,			/* the database says unknown */
+	VTP_OUT_REJECTED,			/* not valid, with a status this module does not know */
+	VTP_OUT_UNAVAILABLE,		/* no connection, query failed, or a broken reply */
+	VTP_OUT_NOMEM				/* out of memory */
+} vtp_outcome;
+
+/* The reply of vatoken_validate, copied out of libpq. */
+typedef struct vtp_result
+{
+	vtp_outcome outcome;
+	long long	token_id;		/* > 0 when outcome is VALID */
+	char	   *owner;			/* malloc'd, NULL unless VALID */
+	char	   *name;			/* malloc'd, NULL unless VALID */
+} vtp_result;
+
+/* Why authentication ended as it did; one PAM code per reason. */
+typedef enum vtp_reason
+{
+	VTP_R_ACCEPTED = 0,
+	VTP_R_MALFORMED_LOCAL,
+	VTP_R_MALFORMED,
+	VTP_R_UNKNOWN,
+	VTP_R_REJECTED,
+	VTP_R_OWNER_MISMATCH,
+	VTP_R_UNAVAILABLE,
+	VTP_R_NOMEM
+} vtp_reason;
+
+typedef struct vtp_verdict
+{
+	int			pam_code;
+	vtp_reason	reason;
+} vtp_verdict;
+
+#define VTP_RESULT_COLUMNS 5	/* valid, status, token_id, owner, name */
+
+extern void vtp_result_init(vtp_result *r);
+extern void vtp_result_clear(vtp_result *r);
+
+/*
+ * Interpret the reply of
+ *	 SELECT valid, status, token_id, owner, name FROM vatoken_validate($1)
+ * given as ntuples rows of nfields text values (values[i] NULL for SQL NULL;
+ * only the first row is read).  Anything that does not match the contract
+ * (one row, five columns, valid = 't' exactly when status = 'valid', a
+ * positive id and an owner for a valid token) is VTP_OUT_UNAVAILABLE: the
+ * module fails closed.  Sets r->outcome and returns it.
+ */
+extern vtp_outcome vtp_result_from_row(int ntuples, int nfields,
+									   const char *const *values,
+									   vtp_result *r);
+
+/* Turn an outcome into a verdict, applying match=owner|any against user. */
+extern vtp_verdict vtp_decide(const vtp_result *r, vtp_match match,
+							  const char *user);
+
+/*
+ * The answer of pam_sm_acct_mgmt.  have_auth: authenticate ran on this handle
+ * and stored auth_code for auth_user.  cur_user: the PAM user now.
+ */
+extern int	vtp_acct_decide(bool have_auth, int auth_code,
+							const char *auth_user, const char *cur_user);
+
+/*
+ * Map a failure of pam_get_user or pam_get_authtok to the code the module
+ * returns: PAM_BUF_ERR and PAM_INCOMPLETE (conversation to be resumed) are
+ * passed on, anything else becomes PAM_AUTH_ERR.
+ */
+extern int	vtp_map_item_error(int rc);
+
+/* Short static names, for logs and tests. */
+extern const char *vtp_outcome_name(vtp_outcome o);
+extern const char *vtp_reason_name(vtp_reason r);
+
+/*
+ * Overwrite in place every occurrence of secret inside msg with '*', so that
+ * a server message that echoes the token can still be logged.  A NULL or
+ * empty secret leaves msg alone.
+ */
+extern void vtp_redact(char *msg, const char *secret);
+
+#endif							/* VTP_PAM_RESULT_H */

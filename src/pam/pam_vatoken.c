@@ -1,0 +1,238 @@
+/*
+ * pam_vatoken.c
+ *	  PAM entry points of pam_vatoken: authenticate a login whose password is
+ *	  a vatoken API token.
+ *
+ * Owns only the PAM plumbing: reading the user and the token from the PAM
+ * handle, exporting VATOKEN_ID/VATOKEN_OWNER/VATOKEN_NAME, and remembering
+ * the outcome for pam_sm_acct_mgmt with pam_set_data.  Argument parsing
+ * (pam_args.c), the database call (pam_check.c), the mapping to PAM codes
+ * (pam_result.c) and the log lines (pam_log.c) live elsewhere.
+ *
+ * The token is the PAM_AUTHTOK item: it belongs to libpam, which wipes it in
+ * pam_end.  This module never copies it, logs it or exports it.
+ *
+ * pam_sm_acct_mgmt without a prior pam_sm_authenticate on the same handle
+ * returns PAM_USER_UNKNOWN: the module knows accounts only through a token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "pam_args.h"
+#include "pam_check.h"
+#include "pam_log.h"
+#include "pam_result.h"
+#include "vt_token.h"
+
+#define VTP_DATA_KEY	"pam_vatoken_auth_result"
+#define VTP_ERR_MAX		256
+
+/* What authenticate leaves behind for acct_mgmt. */
+typedef struct vtp_saved
+{
+	int			pam_code;
+	char	   *user;
+} vtp_saved;
+
+static const char *const vtp_env_names[] = {"VATOKEN_ID", "VATOKEN_OWNER", "VATOKEN_NAME"};
+
+static void
+saved_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	vtp_saved  *s = data;
+
+	(void) pamh;
+	(void) error_status;
+	if (s != NULL)
+	{
+		free(s->user);
+		free(s);
+	}
+}
+
+static int
+save_outcome(pam_handle_t *pamh, int pam_code, const char *user)
+{
+	vtp_saved  *s = malloc(sizeof(*s));
+
+	if (s == NULL)
+		return PAM_BUF_ERR;
+	s->pam_code = pam_code;
+	s->user = strdup(user != NULL ? user : "");
+	if (s->user == NULL)
+	{
+		free(s);
+		return PAM_BUF_ERR;
+	}
+	if (pam_set_data(pamh, VTP_DATA_KEY, s, saved_cleanup) != PAM_SUCCESS)
+	{
+		saved_cleanup(pamh, s, 0);
+		return PAM_BUF_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
+/* Remove what an earlier authenticate on this handle may have exported. */
+static void
+unexport(pam_handle_t *pamh)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(vtp_env_names) / sizeof(vtp_env_names[0]); i++)
+		if (pam_getenv(pamh, vtp_env_names[i]) != NULL)
+			(void) pam_putenv(pamh, vtp_env_names[i]);
+}
+
+static int
+export_one(pam_handle_t *pamh, const char *name, const char *value)
+{
+	size_t		len = strlen(name) + strlen(value) + 2;
+	char	   *nv = malloc(len);
+	int			rc;
+
+	if (nv == NULL)
+		return PAM_BUF_ERR;
+	snprintf(nv, len, "%s=%s", name, value);
+	rc = pam_putenv(pamh, nv);
+	free(nv);
+	if (rc == PAM_SUCCESS || rc == PAM_BUF_ERR)
+		return rc;
+	return PAM_SERVICE_ERR;
+}
+
+static int
+export_result(pam_handle_t *pamh, const vtp_result *r)
+{
+	char		id[24];
+	int			rc;
+
+	snprintf(id, sizeof(id), "%lld", r->token_id);
+	rc = export_one(pamh, vtp_env_names[0], id);
+	if (rc == PAM_SUCCESS)
+		rc = export_one(pamh, vtp_env_names[1], r->owner);
+	if (rc == PAM_SUCCESS)
+		rc = export_one(pamh, vtp_env_names[2], r->name);
+	if (rc != PAM_SUCCESS)
+		unexport(pamh);
+	return rc;
+}
+
+/* The authentication proper, once the arguments are known to be good. */
+static int
+authenticate(pam_handle_t *pamh, const vtp_args *args)
+{
+	const char *user = NULL;
+	const char *token = NULL;
+	char		detail[VTP_ERR_MAX] = "";
+	vtp_result	r;
+	vtp_verdict v;
+	vt_token_status syntax;
+	int			rc;
+
+	unexport(pamh);
+
+	rc = pam_get_user(pamh, &user, NULL);
+	if (rc != PAM_SUCCESS || user == NULL)
+	{
+		pam_syslog(pamh, LOG_NOTICE, "cannot determine user: %s", pam_strerror(pamh, rc));
+		return vtp_map_item_error(rc);
+	}
+	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &token, NULL);
+	if (rc != PAM_SUCCESS || token == NULL)
+	{
+		vtp_log_debug(pamh, args, "no token obtained");
+		rc = vtp_map_item_error(rc == PAM_SUCCESS ? PAM_AUTH_ERR : rc);
+		(void) save_outcome(pamh, rc, user);
+		return rc;
+	}
+
+	vtp_result_init(&r);
+	syntax = vt_token_check(token, strlen(token));
+	if (syntax != VT_TOKEN_OK)
+	{
+		r.outcome = VTP_OUT_MALFORMED_LOCAL;
+		vtp_log_debug(pamh, args, vt_token_status_name(syntax));
+	}
+	else
+		(void) vtp_check_token(args, token, &r, detail, sizeof(detail));
+	token = NULL;
+
+	v = vtp_decide(&r, args->match, user);
+	vtp_log_verdict(pamh, args, user, &v, &r, detail);
+	if (v.pam_code == PAM_SUCCESS)
+		v.pam_code = export_result(pamh, &r);
+	vtp_result_clear(&r);
+
+	rc = save_outcome(pamh, v.pam_code, user);
+	if (rc != PAM_SUCCESS)
+	{
+		/* acct_mgmt could not agree with a success: fail closed. */
+		unexport(pamh);
+		return rc;
+	}
+	return v.pam_code;
+}
+
+static int
+parse_args(pam_handle_t *pamh, int argc, const char **argv, vtp_args *args)
+{
+	char		err[VTP_ERR_MAX];
+	int			rc = vtp_args_parse(argc, argv, args, err, sizeof(err));
+
+	if (rc != PAM_SUCCESS)
+		vtp_log_config(pamh, err);
+	return rc;
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	vtp_args	args;
+	int			rc;
+
+	(void) flags;
+	rc = parse_args(pamh, argc, argv, &args);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	return authenticate(pamh, &args);
+}
+
+PAM_EXTERN int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void) pamh;
+	(void) flags;
+	(void) argc;
+	(void) argv;
+	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	vtp_args	args;
+	const void *data = NULL;
+	const void *cur_user = NULL;
+	const vtp_saved *s;
+	int			rc;
+
+	(void) flags;
+	rc = parse_args(pamh, argc, argv, &args);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	if (pam_get_data(pamh, VTP_DATA_KEY, &data) != PAM_SUCCESS)
+		data = NULL;
+	if (pam_get_item(pamh, PAM_USER, &cur_user) != PAM_SUCCESS)
+		cur_user = NULL;
+	s = data;
+	rc = vtp_acct_decide(s != NULL, s != NULL ? s->pam_code : PAM_AUTH_ERR,
+						 s != NULL ? s->user : NULL, cur_user);
+	if (rc != PAM_SUCCESS)
+		vtp_log_debug(pamh, &args, pam_strerror(pamh, rc));
+	return rc;
+}

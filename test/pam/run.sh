@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+# test/pam/run.sh -- every test of the PAM module pam_vatoken.
+#
+#   1. Check unit tests (argument parsing, result mapping, log lines).
+#   2. Integration under pam_wrapper against a throwaway PostgreSQL cluster
+#      with the vatoken extension: pamtester cases with exact PAM codes, the
+#      usage counter, and a Check program reading the PAM environment.
+#   3. End to end: nginx (auth_pam) with curl, and a second PostgreSQL
+#      cluster whose pg_hba.conf uses "pam", with psql.  Their configuration
+#      is generated from the files in examples/.
+#
+# Contract: run as a NON-root user (initdb refuses root); the vatoken
+# extension is built and installed in the system PostgreSQL 15.  The script
+# builds the module and its test programs itself (make -f mk/pam.mk), works
+# only inside a mktemp directory, uses free ports on 127.0.0.1 only, and stops
+# every server it started on exit.  Last line: "pam: N passed, M failed".
+#
+# Environment (all optional): PGBIN (default /usr/lib/postgresql/15/bin),
+# NGINX (default /usr/sbin/nginx), VTP_KEEP=1 keeps the temp directory,
+# VTP_PRELOAD=1 runs the token database with shared_preload_libraries=vatoken.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+NGINX=${NGINX:-/usr/sbin/nginx}
+NGINX_AUTH_PAM=/usr/lib/nginx/modules/ngx_http_auth_pam_module.so
+PWRAP_LIB=libpam_wrapper.so
+PWRAP_MODULES=$(pkg-config --variable=modules pam_wrapper 2>/dev/null || true)
+[ -n "$PWRAP_MODULES" ] || PWRAP_MODULES=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/pam_wrapper
+SO=$REPO/src/pam/pam_vatoken.so
+EX=$REPO/examples
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+not_ok() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [ $# -lt 2 ] || printf '%s\n' "$2" | sed 's/^/     | /'; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    die "run me as a non-root user (initdb refuses root), e.g. runuser -u postgres -- bash test/pam/run.sh"
+fi
+for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" pamtester curl openssl "$NGINX" make gcc; do
+    command -v "$tool" >/dev/null || die "missing $tool"
+done
+[ -f "$NGINX_AUTH_PAM" ] || die "missing $NGINX_AUTH_PAM (libnginx-mod-http-auth-pam)"
+
+# Nothing from the caller's libpq environment may steer the tests.
+unset PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGPASSFILE PGSERVICE \
+      PGSERVICEFILE PGOPTIONS PGSSLMODE PGCONNECT_TIMEOUT PGAPPNAME 2>/dev/null || true
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pam_vatoken.XXXXXX")
+SOCK=$TMP/sock
+mkdir -p "$SOCK" "$TMP/pam.d" "$TMP/nginx"
+MARKER="vt-run-${TMP##*/}"
+echo "# marks pam_wrapper copies made by this run" >"$TMP/pam.d/$MARKER"
+NGINX_PID=
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$NGINX_PID" ]; then
+        kill "$NGINX_PID" 2>/dev/null
+        wait "$NGINX_PID" 2>/dev/null
+    fi
+    for d in "$TMP/pg2" "$TMP/pg1"; do
+        [ -f "$d/postmaster.pid" ] && "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1
+    done
+    # pam_wrapper copies the service directory to /tmp/pam.?; a process that
+    # ends without running its destructors (servers stopped by signal) leaves
+    # its copy behind.  Ours are the ones holding this run's marker file.
+    for d in /tmp/pam.?; do
+        [ -f "$d/$MARKER" ] && [ -O "$d" ] && rm -rf "$d"
+    done
+    if [ "${VTP_KEEP:-0}" = 1 ]; then
+        echo "run.sh: kept $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port on 127.0.0.1 that nothing listens on now (and not yet handed out).
+USED_PORTS=" "
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        case "$USED_PORTS" in *" $p "*) continue ;; esac
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            USED_PORTS="$USED_PORTS$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------- build
+echo "# build (make -f mk/pam.mk pam pam-test-bins)"
+make -s -C "$REPO" -f mk/pam.mk pam pam-test-bins >"$TMP/build.log" 2>&1 \
+    || { cat "$TMP/build.log"; die "build failed"; }
+
+# Run a Check program; its per-test lines are shown, its summary counted.
+run_check() {
+    local label=$1 out rc=0 summary n f e
+    shift
+    out=$("$@" 2>"$TMP/check.err") || rc=$?
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL) ' | sed "s/^PASS /ok   $label: /; s/^FAIL /FAIL $label: /" || true
+    summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' | tail -n1 || true)
+    if [ -z "$summary" ]; then
+        not_ok "$label: no Check summary (exit $rc)" "$(cat "$TMP/check.err")$out"
+        return
+    fi
+    echo "     $summary"
+    n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$summary")
+    f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$summary")
+    e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$summary")
+    passed=$((passed + n - f - e))
+    failed=$((failed + f + e))
+    if [ "$((f + e))" -gt 0 ]; then
+        printf '%s\n' "$out" | grep -vE '^(PASS|FAIL) ' | sed 's/^/     | /'
+    elif [ "$rc" -ne 0 ]; then
+        not_ok "$label: exit $rc" "$(cat "$TMP/check.err")"
+    fi
+}
+
+echo "# unit tests (Check)"
+run_check unit "$REPO/test/pam/build/test_pam_unit"
+
+# ---------------------------------------------------------------- cluster 1
+echo "# token database (throwaway cluster)"
+PORT1=$(free_port)
+"$PGBIN/initdb" -D "$TMP/pg1" -U vtadmin -A trust --no-sync >"$TMP/initdb1.log" 2>&1 \
+    || { cat "$TMP/initdb1.log"; die "initdb failed"; }
+cat >>"$TMP/pg1/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$SOCK'
+port = $PORT1
+fsync = off
+log_connections = off
+EOF
+# VTP_PRELOAD=1: count calls in shared memory (the extension's fast path).
+if [ "${VTP_PRELOAD:-0}" = 1 ]; then
+    echo "shared_preload_libraries = 'vatoken'" >>"$TMP/pg1/postgresql.conf"
+fi
+"$PGBIN/pg_ctl" -D "$TMP/pg1" -w -t 60 -l "$TMP/pg1.log" start >/dev/null \
+    || { cat "$TMP/pg1.log"; die "cannot start the token database"; }
+
+sql() { "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT1" -U vtadmin -d vatoken "$@"; }
+"$PGBIN/createdb" -h "$SOCK" -p "$PORT1" -U vtadmin vatoken
+sql >/dev/null <<'EOF'
+CREATE EXTENSION vatoken;
+-- The module's role: may run vatoken_validate, nothing else.
+CREATE ROLE vatoken_pam LOGIN;
+GRANT EXECUTE ON FUNCTION public.vatoken_validate(text) TO vatoken_pam;
+CREATE ROLE nobody_pam LOGIN;
+-- Stand-ins with the same signature, to test schema=, statement_timeout and a
+-- reply that breaks the contract.
+CREATE SCHEMA fake;
+CREATE FUNCTION fake.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT true, 'valid', 7::bigint, 'alice', 'stand-in' $$;
+CREATE SCHEMA slow;
+CREATE FUNCTION slow.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT pg_sleep(10); SELECT true, 'valid', 7::bigint, 'alice', 'slow' $$;
+CREATE SCHEMA broken;
+CREATE FUNCTION broken.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT true, 'unknown', NULL::bigint, NULL, NULL $$;
+GRANT USAGE ON SCHEMA fake, slow, broken TO vatoken_pam;
+EOF
+
+# mint OWNER NAME -> "id token"
+mint() { sql -c "SELECT token_id || ' ' || token FROM vatoken_create('$1', '$2')"; }
+read -r A_ID A_TOK <<<"$(mint alice ci)"
+read -r B_ID B_TOK <<<"$(mint bob deploy)"
+read -r D_ID D_TOK <<<"$(mint alice retired)"
+[ "$(sql -c "SELECT vatoken_delete('alice', $D_ID)")" = t ] || die "cannot delete token $D_ID"
+U_TOK=$("$REPO/test/pam/build/vt_mktoken")       # well formed, never issued
+M_TOK="${A_TOK%?}x"                          # alice's token with a typo: bad checksum
+[ "$M_TOK" != "$A_TOK" ] || M_TOK="${A_TOK%?}y"
+# Total calls of a token, robust against a day or month boundary mid-run.
+calls() { sql -c "SELECT calls_this_month + calls_last_month FROM vatoken_usage('$1', $2)"; }
+
+# libpq service file, as in examples/postgresql/pg_service-vatoken.conf.
+sed -e "s|^host=.*|host=$SOCK|" -e "s|^port=.*|port=$PORT1|" \
+    "$EX/postgresql/pg_service-vatoken.conf" >"$TMP/pg_service.conf"
+export PGSERVICEFILE=$TMP/pg_service.conf
+
+# ---------------------------------------------------------------- PAM services
+KV="[conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=vatoken_pam]"
+svc() { # name, lines...
+    local name=$1
+    shift
+    printf '%s\n' "$@" >"$TMP/pam.d/$name"
+}
+svc vt-owner "auth required $SO $KV debug" "account required $SO $KV"
+svc vt-any "auth required $SO $KV match=any" "account required $SO $KV match=any"
+svc vt-uri "auth required $SO conninfo=postgresql://vatoken_pam@/vatoken?host=$SOCK&port=$PORT1" \
+    "account required $SO"
+svc vt-down "auth required $SO [conninfo=host=$TMP/nowhere port=$PORT1 dbname=vatoken user=vatoken_pam]" \
+    "account required $SO"
+svc vt-noschema "auth required $SO $KV schema=nosuch" "account required $SO"
+svc vt-fake "auth required $SO $KV schema=fake" "account required $SO"
+svc vt-slow "auth required $SO $KV schema=slow timeout=1" "account required $SO"
+svc vt-broken "auth required $SO $KV schema=broken" "account required $SO"
+svc vt-noright "auth required $SO [conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=nobody_pam]" \
+    "account required $SO"
+svc vt-badarg "auth required $SO $KV nullok" "account required $SO nullok"
+svc vt-badmatch "auth required $SO $KV match=everyone" "account required $SO"
+svc vt-password "auth required $SO [conninfo=host=$SOCK port=$PORT1 user=vatoken_pam password=hunter2]" \
+    "account required $SO"
+svc vt-password-uri "auth required $SO conninfo=postgresql://vatoken_pam:hunter2@/vatoken?host=$SOCK" \
+    "account required $SO"
+svc vt-first "auth required $PWRAP_MODULES/pam_set_items.so" "auth required $SO $KV use_first_pass" \
+    "account required $SO"
+svc vt-try "auth required $PWRAP_MODULES/pam_set_items.so" "auth required $SO $KV try_first_pass" \
+    "account required $SO"
+# What libpam falls back to for a service without a file: refuse.
+svc other "auth required $(pkg-config --variable=libdir pam)/security/pam_deny.so" \
+    "account required $(pkg-config --variable=libdir pam)/security/pam_deny.so"
+# The example services, verbatim but for the module's path.
+sed "s|pam_vatoken.so|$SO|" "$EX/pam.d/nginx-vatoken" >"$TMP/pam.d/nginx-vatoken"
+sed "s|pam_vatoken.so|$SO|" "$EX/pam.d/postgresql-vatoken" >"$TMP/pam.d/postgresql-vatoken"
+
+PWRAP_ENV=(LD_PRELOAD="$PWRAP_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d")
+
+# What pamtester prints for each PAM code (pam_strerror).
+pam_message() {
+    case "$1" in
+        PAM_SUCCESS) echo "successfully authenticated" ;;
+        PAM_AUTH_ERR) echo "Authentication failure" ;;
+        PAM_AUTHINFO_UNAVAIL) echo "Authentication service cannot retrieve authentication info" ;;
+        PAM_SERVICE_ERR) echo "Error in service module" ;;
+        PAM_USER_UNKNOWN) echo "User not known to the underlying authentication module" ;;
+        *) echo "?" ;;
+    esac
+}
+
+# case_pt LABEL EXPECTED_CODE SERVICE USER TOKEN [OPS...]
+# Feeds TOKEN to pamtester on stdin (extra env: PT_ENV array); checks the code.
+PT_ENV=()
+case_pt() {
+    local label=$1 code=$2 service=$3 user=$4 token=$5 out rc=0 want
+    shift 5
+    [ $# -gt 0 ] || set -- authenticate
+    out=$(printf '%s\n' "$token" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 ${PT_ENV[@]+"${PT_ENV[@]}"} \
+        pamtester "$service" "$user" "$@" 2>"$TMP/pt.err") || rc=$?
+    want="pamtester: $(pam_message "$code")"
+    if [ "$code" = PAM_SUCCESS ]; then
+        if [ "$rc" -eq 0 ] && grep -qxF "$want" <<<"$out"; then ok "$label -> $code"; return 0; fi
+    elif [ "$rc" -ne 0 ] && grep -qxF "$want" "$TMP/pt.err"; then
+        ok "$label -> $code"
+        return 0
+    fi
+    not_ok "$label -> expected $code (exit $rc)" "$out$(cat "$TMP/pt.err")"
+    return 0
+}
+
+# expect_calls LABEL OWNER ID BEFORE DELTA
+expect_calls() {
+    local now
+    now=$(calls "$2" "$3")
+    if [ "$now" -eq "$(($4 + $5))" ]; then
+        ok "$1: usage counter of token $3 moved by $5"
+    else
+        not_ok "$1: usage counter of token $3 moved by $(($now - $4)), expected $5"
+    fi
+}
+
+echo "# pamtester under pam_wrapper"
+c0=$(calls alice "$A_ID")
+case_pt "valid token, user = owner" PAM_SUCCESS vt-owner alice "$A_TOK" authenticate acct_mgmt
+expect_calls "valid token" alice "$A_ID" "$c0" 1
+c0=$(calls alice "$A_ID")
+case_pt "valid token, acct_mgmt agrees" PAM_SUCCESS vt-owner alice "$A_TOK" authenticate acct_mgmt setcred
+case_pt "valid token, URI conninfo" PAM_SUCCESS vt-uri alice "$A_TOK"
+case_pt "valid token, service= conninfo (example file)" PAM_SUCCESS nginx-vatoken alice "$A_TOK" authenticate acct_mgmt
+expect_calls "three more successes" alice "$A_ID" "$c0" 3
+
+c0=$(calls bob "$B_ID")
+case_pt "owner mismatch (bob's token, user alice)" PAM_AUTH_ERR vt-owner alice "$B_TOK"
+expect_calls "owner mismatch (validate still counts the presented token)" bob "$B_ID" "$c0" 1
+c0=$(calls bob "$B_ID")
+case_pt "match=any accepts bob's token for alice" PAM_SUCCESS vt-any alice "$B_TOK" authenticate acct_mgmt
+case_pt "match=any, unknown user name" PAM_SUCCESS vt-any nosuchuser "$B_TOK"
+expect_calls "match=any" bob "$B_ID" "$c0" 2
+
+c0=$(calls alice "$A_ID")
+case_pt "wrong token (well formed, never issued)" PAM_AUTH_ERR vt-owner alice "$U_TOK"
+case_pt "wrong token, match=any" PAM_AUTH_ERR vt-any alice "$U_TOK"
+case_pt "empty token" PAM_AUTH_ERR vt-owner alice ""
+case_pt "malformed token (garbage)" PAM_AUTH_ERR vt-owner alice "hunter2"
+case_pt "malformed token (bad checksum)" PAM_AUTH_ERR vt-owner alice "$M_TOK"
+case_pt "malformed token (too long)" PAM_AUTH_ERR vt-owner alice "${A_TOK}x"
+case_pt "deleted token" PAM_AUTH_ERR vt-owner alice "$D_TOK"
+case_pt "acct_mgmt after a failed authenticate" PAM_AUTH_ERR vt-owner alice "$U_TOK" authenticate acct_mgmt
+case_pt "acct_mgmt without authenticate" PAM_USER_UNKNOWN vt-owner alice "" acct_mgmt
+expect_calls "failures" alice "$A_ID" "$c0" 0
+
+case_pt "database unreachable" PAM_AUTHINFO_UNAVAIL vt-down alice "$A_TOK"
+case_pt "query fails (schema=nosuch)" PAM_AUTHINFO_UNAVAIL vt-noschema alice "$A_TOK"
+case_pt "query fails (role without EXECUTE)" PAM_AUTHINFO_UNAVAIL vt-noright alice "$A_TOK"
+case_pt "schema= is honoured (stand-in function)" PAM_SUCCESS vt-fake alice "$A_TOK"
+t0=$SECONDS
+case_pt "statement_timeout (timeout=1, function sleeps 10 s)" PAM_AUTHINFO_UNAVAIL vt-slow alice "$A_TOK"
+if [ $((SECONDS - t0)) -le 5 ] && grep -q "query failed (SQLSTATE 57014)" "$TMP/pt.err"; then
+    ok "timeout=1 cancels the query (57014) within 5 s"
+else
+    not_ok "timeout=1 cancels the query (57014) within 5 s (took $((SECONDS - t0)) s)" "$(cat "$TMP/pt.err")"
+fi
+case_pt "reply breaks the contract (valid but status unknown)" PAM_AUTHINFO_UNAVAIL vt-broken alice "$A_TOK"
+case_pt "unknown argument" PAM_SERVICE_ERR vt-badarg alice "$A_TOK"
+case_pt "unknown argument (acct_mgmt)" PAM_SERVICE_ERR vt-badarg alice "" acct_mgmt
+case_pt "bad match= value" PAM_SERVICE_ERR vt-badmatch alice "$A_TOK"
+case_pt "password in conninfo (keyword form)" PAM_SERVICE_ERR vt-password alice "$A_TOK"
+case_pt "password in conninfo (URI form)" PAM_SERVICE_ERR vt-password-uri alice "$A_TOK"
+if grep -q "conninfo must not contain a password" "$TMP/pt.err" && ! grep -q hunter2 "$TMP/pt.err"; then
+    ok "password refusal is logged, without the password"
+else
+    not_ok "password refusal is logged, without the password" "$(cat "$TMP/pt.err")"
+fi
+
+PT_ENV=(PAM_AUTHTOK="$A_TOK")
+case_pt "use_first_pass takes the stacked token" PAM_SUCCESS vt-first alice "not-read"
+case_pt "try_first_pass takes the stacked token" PAM_SUCCESS vt-try alice "not-read"
+PT_ENV=()
+case_pt "use_first_pass without a stacked token" PAM_AUTH_ERR vt-first alice "$A_TOK"
+case_pt "try_first_pass without a stacked token prompts" PAM_SUCCESS vt-try alice "$A_TOK"
+
+# The token must not reach the logs, even with debug (pam_wrapper sends
+# pam_syslog to stderr; level 2 shows LOG_DEBUG lines but not its own traces
+# of PAM_AUTHTOK).
+out=$(printf '%s\n' "$A_TOK" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 \
+    pamtester vt-owner alice authenticate 2>&1 >/dev/null || true)
+if grep -q "token $A_ID (\"ci\") of owner \"alice\" accepted" <<<"$out" && ! grep -qF "$A_TOK" <<<"$out"; then
+    ok "debug log names the token id, never the token"
+else
+    not_ok "debug log names the token id, never the token" "$out"
+fi
+out=$(printf '%s\n' "$U_TOK" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 \
+    pamtester vt-owner alice authenticate 2>&1 >/dev/null || true)
+if grep -q 'user "alice": token refused: unknown token' <<<"$out" && ! grep -qF "$U_TOK" <<<"$out"; then
+    ok "refusal is logged, without the token"
+else
+    not_ok "refusal is logged, without the token" "$out"
+fi
+
+echo "# PAM environment (Check, in-process under pam_wrapper)"
+c0=$(calls alice "$A_ID")
+run_check env env "${PWRAP_ENV[@]}" VTP_SERVICE=vt-owner VTP_USER=alice VTP_TOKEN="$A_TOK" \
+    VTP_TOKEN_ID="$A_ID" VTP_TOKEN_NAME=ci VTP_UNKNOWN_TOKEN="$U_TOK" \
+    "$REPO/test/pam/build/test_pam_env"
+# 3 successes, plus the owner-mismatch re-authentication with the same token
+expect_calls "Check environment test" alice "$A_ID" "$c0" 4
+
+# ---------------------------------------------------------------- nginx
+echo "# nginx + auth_pam + curl"
+NPORT=$(free_port)
+BPORT=$(free_port)
+cat >"$TMP/nginx/nginx.conf" <<EOF
+load_module $NGINX_AUTH_PAM;
+daemon off;
+master_process on;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log notice;
+# nginx empties the workers' environment but for these:
+env LD_PRELOAD;
+env PAM_WRAPPER;
+env PAM_WRAPPER_SERVICE_DIR;
+env PGSERVICEFILE;
+events { worker_connections 64; }
+http {
+    access_log $TMP/nginx/access.log;
+    client_body_temp_path $TMP/nginx/client_body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    upstream vatoken_backend { server 127.0.0.1:$BPORT; }
+    server {
+        listen 127.0.0.1:$NPORT;
+        include $EX/nginx/vatoken-api.conf;
+    }
+    server {
+        listen 127.0.0.1:$BPORT;
+        location / { return 200 "hello \$http_x_remote_user auth=[\$http_authorization]\n"; }
+    }
+}
+EOF
+env "${PWRAP_ENV[@]}" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+    >"$TMP/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!
+for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null && break
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.1
+done
+
+# case_http LABEL EXPECTED_STATUS USER TOKEN [BODY_SUBSTRING]
+case_http() {
+    local label=$1 want=$2 user=$3 token=$4 body=${5:-} code
+    # credentials via curl's config on stdin, not on the command line
+    code=$(printf 'user = "%s:%s"\n' "$user" "$token" | curl -s -K - -o "$TMP/body" -w '%{http_code}' \
+        --max-time 20 "http://127.0.0.1:$NPORT/api/hello" || true)
+    if [ "$code" = "$want" ] && { [ -z "$body" ] || grep -qF "$body" "$TMP/body"; }; then
+        ok "$label -> HTTP $want"
+    else
+        not_ok "$label -> HTTP $code, expected $want" "$(cat "$TMP/body" 2>/dev/null; tail -n 5 "$TMP/nginx/error.log")"
+    fi
+}
+if kill -0 "$NGINX_PID" 2>/dev/null; then
+    c0=$(calls alice "$A_ID")
+    case_http "curl, owner + valid token" 200 alice "$A_TOK" "hello alice auth=[]"
+    case_http "curl, valid token again" 200 alice "$A_TOK"
+    expect_calls "nginx successes" alice "$A_ID" "$c0" 2
+    case_http "curl, wrong token" 401 alice "$U_TOK"
+    case_http "curl, deleted token" 401 alice "$D_TOK"
+    case_http "curl, malformed token" 401 alice "nope"
+    case_http "curl, bob's token as alice" 401 alice "$B_TOK"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http://127.0.0.1:$NPORT/api/hello" || true)
+    if [ "$code" = 401 ]; then ok "curl, no credentials -> HTTP 401"; else not_ok "curl, no credentials -> HTTP $code, expected 401"; fi
+else
+    not_ok "nginx starts" "$(cat "$TMP/nginx/stdout.log" "$TMP/nginx/error.log" 2>/dev/null)"
+fi
+
+# ---------------------------------------------------------------- PostgreSQL pam
+echo "# PostgreSQL 'pam' authentication + psql"
+PORT2=$(free_port)
+"$PGBIN/initdb" -D "$TMP/pg2" -U vtadmin -A trust --no-sync >"$TMP/initdb2.log" 2>&1 \
+    || { cat "$TMP/initdb2.log"; die "initdb (pg2) failed"; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+    -keyout "$TMP/pg2/server.key" -out "$TMP/pg2/server.crt" >/dev/null 2>&1
+chmod 600 "$TMP/pg2/server.key"
+cat >>"$TMP/pg2/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$SOCK'
+port = $PORT2
+fsync = off
+ssl = on
+EOF
+{
+    echo "# generated by test/pam/run.sh: administration over the socket, then the example"
+    echo "local all vtadmin trust"
+    grep -v '^[[:space:]]*#' "$EX/postgresql/pg_hba-vatoken.conf" | grep -v '^[[:space:]]*$'
+} >"$TMP/pg2/pg_hba.conf"
+env "${PWRAP_ENV[@]}" "$PGBIN/pg_ctl" -D "$TMP/pg2" -w -t 60 -l "$TMP/pg2.log" start >/dev/null \
+    || { cat "$TMP/pg2.log"; die "cannot start the pam cluster"; }
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT2" -U vtadmin -d postgres >/dev/null <<'EOF'
+CREATE ROLE api_users NOLOGIN;
+CREATE ROLE alice LOGIN IN ROLE api_users;
+CREATE ROLE bob LOGIN IN ROLE api_users;
+EOF
+
+# case_psql LABEL EXPECT(ok|fail) ROLE TOKEN
+case_psql() {
+    local label=$1 want=$2 role=$3 token=$4 out rc=0
+    out=$(PGPASSWORD=$token PGCONNECT_TIMEOUT=20 "$PGBIN/psql" -X -A -t -w \
+        "host=127.0.0.1 port=$PORT2 dbname=postgres user=$role sslmode=require" \
+        -c "SELECT current_user" 2>&1) || rc=$?
+    if [ "$want" = ok ] && [ "$rc" -eq 0 ] && [ "$out" = "$role" ]; then
+        ok "$label -> logged in as $role"
+    elif [ "$want" = fail ] && [ "$rc" -ne 0 ] && grep -q 'PAM authentication failed' <<<"$out"; then
+        ok "$label -> refused"
+    else
+        not_ok "$label -> expected $want (exit $rc)" "$out"
+    fi
+}
+c0=$(calls alice "$A_ID")
+case_psql "psql, alice with her token" ok alice "$A_TOK"
+expect_calls "psql success" alice "$A_ID" "$c0" 1
+case_psql "psql, bob with his token" ok bob "$B_TOK"
+case_psql "psql, alice with a wrong token" fail alice "$U_TOK"
+case_psql "psql, alice with a deleted token" fail alice "$D_TOK"
+case_psql "psql, alice with bob's token" fail alice "$B_TOK"
+case_psql "psql, alice with a malformed token" fail alice "secret"
+
+# ---------------------------------------------------------------- database down
+echo "# token database down"
+"$PGBIN/pg_ctl" -D "$TMP/pg1" -m fast -w stop >/dev/null
+case_pt "database stopped" PAM_AUTHINFO_UNAVAIL vt-owner alice "$A_TOK"
+case_pt "database stopped, malformed token still refused locally" PAM_AUTH_ERR vt-owner alice "nope"
+if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+    case_http "curl, database stopped" 401 alice "$A_TOK"
+fi
+case_psql "psql, database stopped" fail alice "$A_TOK"
+
+echo "pam: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

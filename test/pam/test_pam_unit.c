@@ -1,0 +1,470 @@
+/*
+ * test_pam_unit.c
+ *	  Check unit tests of pam_vatoken's pure parts: argument parsing, the
+ *	  reading of the vatoken_validate reply, the mapping to PAM codes, the
+ *	  acct_mgmt decision, redaction and log lines.  No PAM stack and no
+ *	  database are needed (one test talks to a socket that does not exist).
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_modules.h>
+
+#include "pam_args.h"
+#include "pam_check.h"
+#include "pam_log.h"
+#include "pam_result.h"
+
+#define TOKEN "vat_0123456789abcdefghijABCDEFGHIJ0123456789abcDEFxyz"
+
+static vtp_args args;
+static char err[256];
+
+static int
+parse(int argc, const char **argv)
+{
+	return vtp_args_parse(argc, argv, &args, err, sizeof(err));
+}
+
+/* ---- arguments -------------------------------------------------------- */
+
+START_TEST(args_defaults)
+{
+	ck_assert_int_eq(parse(0, NULL), PAM_SUCCESS);
+	ck_assert_ptr_null(args.conninfo);
+	ck_assert_str_eq(args.schema, "public");
+	ck_assert_int_eq(args.match, VTP_MATCH_OWNER);
+	ck_assert_int_eq(args.timeout, VTP_DEFAULT_TIMEOUT);
+	ck_assert(!args.debug && !args.use_first_pass && !args.try_first_pass);
+}
+END_TEST
+
+START_TEST(args_all_known)
+{
+	const char *argv[] = {"conninfo=host=/run/postgresql dbname=vt user=pam",
+		"match=any", "schema=Vt_2", "timeout=12", "debug", "use_first_pass",
+	"try_first_pass"};
+
+	ck_assert_int_eq(parse(7, argv), PAM_SUCCESS);
+	ck_assert_str_eq(args.conninfo, "host=/run/postgresql dbname=vt user=pam");
+	ck_assert_int_eq(args.match, VTP_MATCH_ANY);
+	ck_assert_str_eq(args.schema, "Vt_2");
+	ck_assert_int_eq(args.timeout, 12);
+	ck_assert(args.debug && args.use_first_pass && args.try_first_pass);
+}
+END_TEST
+
+START_TEST(args_last_wins)
+{
+	const char *argv[] = {"match=any", "match=owner", "timeout=3", "timeout=4"};
+
+	ck_assert_int_eq(parse(4, argv), PAM_SUCCESS);
+	ck_assert_int_eq(args.match, VTP_MATCH_OWNER);
+	ck_assert_int_eq(args.timeout, 4);
+}
+END_TEST
+
+START_TEST(args_service_and_uri_accepted)
+{
+	const char *a1[] = {"conninfo=service=vatoken"};
+	const char *a2[] = {"conninfo=postgresql://pam@db.example/vt?sslmode=verify-full"};
+	const char *a3[] = {"conninfo=dbname=vt passfile=/etc/vatoken/pgpass"};
+
+	ck_assert_int_eq(parse(1, a1), PAM_SUCCESS);
+	ck_assert_int_eq(parse(1, a2), PAM_SUCCESS);
+	ck_assert_int_eq(parse(1, a3), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(args_unknown_is_service_err_without_value)
+{
+	const char *a1[] = {"conninf=password=hunter2"};
+	const char *a2[] = {"nullok"};
+	const char *a3[] = {"debug=1"};
+
+	ck_assert_int_eq(parse(1, a1), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "unknown argument"));
+	ck_assert_ptr_nonnull(strstr(err, "conninf"));
+	ck_assert_ptr_null(strstr(err, "hunter2"));
+	ck_assert_int_eq(parse(1, a2), PAM_SERVICE_ERR);
+	ck_assert_int_eq(parse(1, a3), PAM_SERVICE_ERR);
+}
+END_TEST
+
+START_TEST(args_bad_match)
+{
+	const char *a1[] = {"match=user"};
+	const char *a2[] = {"match="};
+	const char *a3[] = {"match"};
+
+	ck_assert_int_eq(parse(1, a1), PAM_SERVICE_ERR);
+	ck_assert_int_eq(parse(1, a2), PAM_SERVICE_ERR);
+	ck_assert_int_eq(parse(1, a3), PAM_SERVICE_ERR);
+}
+END_TEST
+
+START_TEST(args_bad_schema)
+{
+	const char *bad[] = {"schema=", "schema=1vt", "schema=public;drop",
+		"schema=pub\"lic", "schema=a.b", "schema=pub lic",
+	"schema=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	const char *ok[] = {"schema=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse(1, &bad[i]) == PAM_SERVICE_ERR, "%s accepted", bad[i]);
+	ck_assert_int_eq(parse(1, ok), PAM_SUCCESS);		/* 63 characters */
+}
+END_TEST
+
+START_TEST(args_bad_timeout)
+{
+	const char *bad[] = {"timeout=0", "timeout=-1", "timeout=3601", "timeout=5s",
+	"timeout=", "timeout= 5", "timeout=99999999999999999999"};
+	const char *ok[] = {"timeout=3600"};
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse(1, &bad[i]) == PAM_SERVICE_ERR, "%s accepted", bad[i]);
+	ck_assert_int_eq(parse(1, ok), PAM_SUCCESS);
+}
+END_TEST
+
+START_TEST(args_password_refused)
+{
+	const char *forms[] = {
+		"conninfo=host=db user=pam password=hunter2",
+		"conninfo=host=db password='hunter2' dbname=vt",
+		"conninfo=password=",
+		"conninfo=postgresql://pam:hunter2@db/vt",
+		"conninfo=postgres://pam@db/vt?password=hunter2",
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+	{
+		ck_assert_msg(parse(1, &forms[i]) == PAM_SERVICE_ERR, "%s accepted", forms[i]);
+		ck_assert_ptr_nonnull(strstr(err, "password"));
+		ck_assert_ptr_null(strstr(err, "hunter2"));
+	}
+}
+END_TEST
+
+START_TEST(args_bad_conninfo)
+{
+	const char *a1[] = {"conninfo=host"};
+	const char *a2[] = {"conninfo=nosuchkeyword=1"};
+	const char *a3[] = {"conninfo=host='unterminated"};
+
+	ck_assert_int_eq(parse(1, a1), PAM_SERVICE_ERR);
+	ck_assert_int_eq(parse(1, a2), PAM_SERVICE_ERR);
+	ck_assert_int_eq(parse(1, a3), PAM_SERVICE_ERR);
+	ck_assert_ptr_null(strstr(err, "unterminated"));
+}
+END_TEST
+
+/* ---- reply of vatoken_validate ----------------------------------------- */
+
+static vtp_outcome
+row(const char *valid, const char *status, const char *id, const char *owner,
+	const char *name, vtp_result *r)
+{
+	const char *v[VTP_RESULT_COLUMNS] = {valid, status, id, owner, name};
+
+	return vtp_result_from_row(1, VTP_RESULT_COLUMNS, v, r);
+}
+
+START_TEST(row_valid)
+{
+	vtp_result	r;
+
+	vtp_result_init(&r);
+	ck_assert_int_eq(row("t", "valid", "42", "alice", "ci", &r), VTP_OUT_VALID);
+	ck_assert_int_eq(r.token_id, 42);
+	ck_assert_str_eq(r.owner, "alice");
+	ck_assert_str_eq(r.name, "ci");
+	ck_assert_int_eq(row("t", "valid", "9223372036854775807", "alice", NULL, &r), VTP_OUT_VALID);
+	ck_assert_str_eq(r.name, "");
+	vtp_result_clear(&r);
+	ck_assert_ptr_null(r.owner);
+}
+END_TEST
+
+START_TEST(row_refusals)
+{
+	vtp_result	r;
+
+	vtp_result_init(&r);
+	ck_assert_int_eq(row("f", "malformed", NULL, NULL, NULL, &r), VTP_OUT_MALFORMED);
+	ck_assert_int_eq(row("f", "unknown", NULL, NULL, NULL, &r), VTP_OUT_UNKNOWN);
+	ck_assert_int_eq(row("f", "expired", NULL, NULL, NULL, &r), VTP_OUT_REJECTED);
+	/* a refusal that carries an owner still is a refusal */
+	ck_assert_int_eq(row("f", "unknown", "7", "alice", "x", &r), VTP_OUT_UNKNOWN);
+	ck_assert_ptr_null(r.owner);
+	vtp_result_clear(&r);
+}
+END_TEST
+
+START_TEST(row_broken_contract_fails_closed)
+{
+	vtp_result	r;
+	const char *v[VTP_RESULT_COLUMNS] = {"t", "valid", "1", "alice", "n"};
+
+	vtp_result_init(&r);
+	ck_assert_int_eq(row("t", "unknown", "1", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("f", "valid", "1", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("true", "valid", "1", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row(NULL, "valid", "1", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", NULL, "1", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", NULL, "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "0", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "-3", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "12x", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "99999999999999999999", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "1", NULL, "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(row("t", "valid", "1", "", "n", &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(vtp_result_from_row(0, VTP_RESULT_COLUMNS, v, &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(vtp_result_from_row(2, VTP_RESULT_COLUMNS, v, &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(vtp_result_from_row(1, 4, v, &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(vtp_result_from_row(1, VTP_RESULT_COLUMNS, NULL, &r), VTP_OUT_UNAVAILABLE);
+	ck_assert_ptr_null(r.owner);
+}
+END_TEST
+
+/* ---- outcome -> PAM code ----------------------------------------------- */
+
+static vtp_verdict
+decide(vtp_outcome o, const char *owner, vtp_match m, const char *user)
+{
+	vtp_result	r;
+
+	vtp_result_init(&r);
+	r.outcome = o;
+	r.owner = (char *) owner;
+	r.token_id = 1;
+	return vtp_decide(&r, m, user);
+}
+
+START_TEST(decide_codes)
+{
+	vtp_verdict v;
+
+	v = decide(VTP_OUT_VALID, "alice", VTP_MATCH_OWNER, "alice");
+	ck_assert_int_eq(v.pam_code, PAM_SUCCESS);
+	ck_assert_int_eq(v.reason, VTP_R_ACCEPTED);
+	v = decide(VTP_OUT_VALID, "alice", VTP_MATCH_OWNER, "bob");
+	ck_assert_int_eq(v.pam_code, PAM_AUTH_ERR);
+	ck_assert_int_eq(v.reason, VTP_R_OWNER_MISMATCH);
+	v = decide(VTP_OUT_VALID, "alice", VTP_MATCH_OWNER, "Alice");
+	ck_assert_int_eq(v.pam_code, PAM_AUTH_ERR);
+	v = decide(VTP_OUT_VALID, "alice", VTP_MATCH_OWNER, NULL);
+	ck_assert_int_eq(v.pam_code, PAM_AUTH_ERR);
+	v = decide(VTP_OUT_VALID, "alice", VTP_MATCH_ANY, "bob");
+	ck_assert_int_eq(v.pam_code, PAM_SUCCESS);
+	v = decide(VTP_OUT_VALID, NULL, VTP_MATCH_ANY, "bob");
+	ck_assert_int_eq(v.pam_code, PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(decide(VTP_OUT_MALFORMED_LOCAL, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_AUTH_ERR);
+	ck_assert_int_eq(decide(VTP_OUT_MALFORMED, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_AUTH_ERR);
+	ck_assert_int_eq(decide(VTP_OUT_UNKNOWN, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_AUTH_ERR);
+	ck_assert_int_eq(decide(VTP_OUT_REJECTED, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_AUTH_ERR);
+	ck_assert_int_eq(decide(VTP_OUT_UNAVAILABLE, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(decide(VTP_OUT_NOMEM, NULL, VTP_MATCH_ANY, "a").pam_code, PAM_BUF_ERR);
+}
+END_TEST
+
+START_TEST(acct_codes)
+{
+	ck_assert_int_eq(vtp_acct_decide(false, PAM_SUCCESS, NULL, "alice"), PAM_USER_UNKNOWN);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "alice"), PAM_SUCCESS);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "bob"), PAM_AUTH_ERR);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", NULL), PAM_AUTH_ERR);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_AUTH_ERR);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTHINFO_UNAVAIL, "alice", "alice"), PAM_AUTHINFO_UNAVAIL);
+}
+END_TEST
+
+START_TEST(item_errors)
+{
+	ck_assert_int_eq(vtp_map_item_error(PAM_BUF_ERR), PAM_BUF_ERR);
+	ck_assert_int_eq(vtp_map_item_error(PAM_CONV_AGAIN), PAM_INCOMPLETE);
+	ck_assert_int_eq(vtp_map_item_error(PAM_INCOMPLETE), PAM_INCOMPLETE);
+	ck_assert_int_eq(vtp_map_item_error(PAM_CONV_ERR), PAM_AUTH_ERR);
+	ck_assert_int_eq(vtp_map_item_error(PAM_AUTH_ERR), PAM_AUTH_ERR);
+	ck_assert_int_eq(vtp_map_item_error(PAM_SYSTEM_ERR), PAM_AUTH_ERR);
+}
+END_TEST
+
+/* ---- redaction, query, log lines --------------------------------------- */
+
+START_TEST(redact_token)
+{
+	char		msg[256] = "bad value \"" TOKEN "\" and again " TOKEN ".";
+	char		stars[] = "a**b";
+
+	vtp_redact(msg, TOKEN);
+	ck_assert_ptr_null(strstr(msg, TOKEN));
+	ck_assert_ptr_nonnull(strstr(msg, "bad value \"****"));
+	vtp_redact(msg, NULL);
+	vtp_redact(msg, "");
+	vtp_redact(stars, "**");		/* must terminate */
+	ck_assert_str_eq(stars, "a**b");
+}
+END_TEST
+
+START_TEST(query_text)
+{
+	char		q[VTP_QUERY_MAX];
+
+	vtp_build_query("public", q, sizeof(q));
+	ck_assert_str_eq(q, "SELECT valid, status, token_id, owner, name "
+					 "FROM \"public\".vatoken_validate($1::text)");
+}
+END_TEST
+
+START_TEST(options_text)
+{
+	char		o[64];
+
+	ck_assert(vtp_build_options(5, NULL, o, sizeof(o)));
+	ck_assert_str_eq(o, "-c statement_timeout=5s");
+	ck_assert(vtp_build_options(7, "-c work_mem=1MB", o, sizeof(o)));
+	ck_assert_str_eq(o, "-c statement_timeout=7s -c work_mem=1MB");
+	ck_assert(!vtp_build_options(5, "-c work_mem=1MB", o, 10));
+}
+END_TEST
+
+START_TEST(check_unreachable_database)
+{
+	const char *argv[] = {"conninfo=host=/nonexistent/vatoken port=1 dbname=x"};
+	vtp_result	r;
+
+	ck_assert_int_eq(parse(1, argv), PAM_SUCCESS);
+	vtp_result_init(&r);
+	ck_assert_int_eq(vtp_check_token(&args, TOKEN, &r, err, sizeof(err)), VTP_OUT_UNAVAILABLE);
+	ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
+	ck_assert_ptr_null(strstr(err, TOKEN));
+	ck_assert_ptr_null(strchr(err, '\n'));
+	ck_assert_int_eq(vtp_decide(&r, args.match, "alice").pam_code, PAM_AUTHINFO_UNAVAIL);
+}
+END_TEST
+
+START_TEST(log_lines)
+{
+	char		line[VTP_LOG_LINE_MAX];
+	char		longuser[200];
+	vtp_result	r;
+	vtp_verdict v;
+
+	vtp_result_init(&r);
+	r.outcome = VTP_OUT_VALID;
+	r.token_id = 42;
+	r.owner = "alice";
+	r.name = "ci\nfake";
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "bob\nOct 1 sshd: Accepted");
+	vtp_format_verdict(line, sizeof(line), "bob\nOct 1 sshd: Accepted", &v, &r, NULL);
+	ck_assert_ptr_null(strchr(line, '\n'));
+	ck_assert_str_eq(line, "user \"bob?Oct 1 sshd: Accepted\": token 42 (\"ci?fake\") "
+					 "of owner \"alice\" refused: token owner does not match user");
+	ck_assert_int_eq(vtp_verdict_priority(&v), LOG_NOTICE);
+
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "alice");
+	ck_assert_int_eq(vtp_verdict_priority(&v), LOG_DEBUG);
+	ck_assert(!vtp_verdict_logged(&v, false));
+	ck_assert(vtp_verdict_logged(&v, true));
+
+	memset(longuser, 'u', sizeof(longuser) - 1);
+	longuser[sizeof(longuser) - 1] = '\0';
+	r.outcome = VTP_OUT_UNAVAILABLE;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, longuser);
+	vtp_format_verdict(line, sizeof(line), longuser, &v, &r, "cannot connect: refused");
+	ck_assert_ptr_nonnull(strstr(line, "uuu...\": token database unavailable: cannot connect: refused"));
+	ck_assert_int_eq(vtp_verdict_priority(&v), LOG_ERR);
+	ck_assert(vtp_verdict_logged(&v, false));
+
+	r.outcome = VTP_OUT_MALFORMED_LOCAL;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, NULL);
+	vtp_format_verdict(line, sizeof(line), NULL, &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"(none)\": token refused: malformed token (local check)");
+}
+END_TEST
+
+/* Test names in the order they run, for the per-test report lines. */
+static const char *test_names[64];
+static int	ntest_names;
+
+#define ADD_TEST(tc, fn) \
+	do { \
+		tcase_add_test(tc, fn); \
+		test_names[ntest_names++] = #fn; \
+	} while (0)
+
+static Suite *
+pam_suite(void)
+{
+	Suite	   *s = suite_create("pam_vatoken");
+	TCase	   *a = tcase_create("args");
+	TCase	   *r = tcase_create("result");
+	TCase	   *m = tcase_create("misc");
+
+	ADD_TEST(a, args_defaults);
+	ADD_TEST(a, args_all_known);
+	ADD_TEST(a, args_last_wins);
+	ADD_TEST(a, args_service_and_uri_accepted);
+	ADD_TEST(a, args_unknown_is_service_err_without_value);
+	ADD_TEST(a, args_bad_match);
+	ADD_TEST(a, args_bad_schema);
+	ADD_TEST(a, args_bad_timeout);
+	ADD_TEST(a, args_password_refused);
+	ADD_TEST(a, args_bad_conninfo);
+	suite_add_tcase(s, a);
+
+	ADD_TEST(r, row_valid);
+	ADD_TEST(r, row_refusals);
+	ADD_TEST(r, row_broken_contract_fails_closed);
+	ADD_TEST(r, decide_codes);
+	ADD_TEST(r, acct_codes);
+	ADD_TEST(r, item_errors);
+	suite_add_tcase(s, r);
+
+	ADD_TEST(m, redact_token);
+	ADD_TEST(m, query_text);
+	ADD_TEST(m, options_text);
+	ADD_TEST(m, check_unreachable_database);
+	ADD_TEST(m, log_lines);
+	suite_add_tcase(s, m);
+	return s;
+}
+
+/*
+ * Print one line per test, then Check's standard summary line last
+ * ("100%: Checks: N, Failures: 0, Errors: 0"), which run.sh reads.
+ */
+static void
+report(SRunner *sr)
+{
+	TestResult **results = srunner_results(sr);
+	int			n = srunner_ntests_run(sr);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		printf("%s %s:%s\n", tr_rtype(results[i]) == CK_PASS ? "PASS" : "FAIL",
+			   tr_tcname(results[i]), i < ntest_names ? test_names[i] : "?");
+	free(results);
+	srunner_print(sr, CK_NORMAL);
+}
+
+int
+main(void)
+{
+	SRunner    *sr = srunner_create(pam_suite());
+	int			failed;
+
+	srunner_run_all(sr, CK_SILENT);
+	report(sr);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
