@@ -24,7 +24,8 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 # throwaway instance that pg_regress starts itself.
 REGRESS      = setup create validate list_usage delete bad_input privileges \
                pgcrypto_hash timezone multi_db
-REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
+REGRESS_CONF ?= test/regress.conf
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(REGRESS_CONF)
 
 
 EXTRA_CLEAN = tmp_check tmp_check_* results regression.diffs regression.out \
@@ -34,7 +35,14 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: demo test check-unit check-regress deps
+# The PAM module (src/pam), and the core's sanitizer and fuzzing targets.
+include mk/pam.mk
+include mk/fuzz.mk
+
+# `make` builds the PAM module next to the extension.
+all: pam
+
+.PHONY: demo test check-unit installcheck-preload deps
 
 # Unit tests of the pure core, with Check; no server involved.
 CHECK_CFLAGS = -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
@@ -47,8 +55,9 @@ test/check_core: test/check_core.c $(CORE_SRCS) $(wildcard src/core/*.h)
 check-unit: test/check_core
 	./test/check_core
 
-check-regress:
-	$(MAKE) installcheck
+# The same suite with the library preloaded: the shared-memory fast path.
+installcheck-preload:
+	$(MAKE) installcheck REGRESS_CONF=test/regress-preload.conf
 
 deps:
 	bash scripts/deps.sh

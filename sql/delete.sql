@@ -2,7 +2,7 @@
 SELECT token_id AS d_id, token AS d_tok FROM vatoken_create('del-owner', 'Doomed') \gset
 SELECT token_id AS k_id, token AS k_tok FROM vatoken_create('del-owner', 'Kept') \gset
 SELECT valid FROM vatoken_validate(:'d_tok');
-SELECT count(*) AS usage_rows FROM vatoken.usage WHERE token_id = :d_id;
+SELECT calls_today FROM vatoken_usage('del-owner', :d_id);
 
 -- Another owner cannot delete it.
 SELECT vatoken_delete('someone-else', :d_id) AS deleted_by_other;

@@ -6,8 +6,6 @@ SELECT token AS tz_tok, token_id AS tz_id FROM vatoken_create('tz-owner', 'Zones
 -- dates always differ: a call counted "today" in one is not today in the other.
 SET vatoken.timezone = 'Pacific/Kiritimati';
 SELECT valid FROM vatoken_validate(:'tz_tok');
-SELECT day = (now() AT TIME ZONE 'Pacific/Kiritimati')::date AS counted_on_kiritimati_day
-FROM vatoken.usage WHERE token_id = :tz_id;
 SELECT calls_today FROM vatoken_usage('tz-owner', :tz_id);
 SET vatoken.timezone = 'Pacific/Pago_Pago';
 SELECT calls_today FROM vatoken_usage('tz-owner', :tz_id);

@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 
 export PATH="$(pg_config --bindir):$PATH"
 
-ALL_SUITES=(unit regress tap)
-[ -f test/pam/run.sh ] && ALL_SUITES+=(pam)
+ALL_SUITES=(unit sanitize fuzz regress regress_preload tap pam)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -20,8 +19,12 @@ show_diffs() {
 }
 
 suite_unit() { make -s check-unit; }
+suite_sanitize() { make -s check-sanitize; }
+suite_fuzz() { make -s fuzz-ci; }
 suite_regress() { make -s installcheck || { show_diffs; return 1; }; }
+suite_regress_preload() { make -s installcheck-preload || { show_diffs; return 1; }; }
 suite_tap() {
+    rm -rf tmp_check
     PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
     PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
     TESTDIR="$PWD" \

@@ -8,6 +8,10 @@
  * Days are counted in the proleptic Gregorian calendar as days since
  * 1970-01-01 (day 0); the caller has already turned "now" into a local date in
  * the configured time zone, so nothing here knows about time zones.
+ *
+ * Every date of PostgreSQL's date type is a valid day.  Within 14 months of
+ * the int32 limits the period arithmetic would overflow, so callers must not
+ * pass sentinel values such as those of 'infinity'.
  */
 #ifndef VT_PERIOD_H
 #define VT_PERIOD_H

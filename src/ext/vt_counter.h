@@ -1,11 +1,13 @@
 /*
  * vt_counter.h
- *	  The one interface through which vatoken counts API calls.
+ *	  The one interface through which vatoken counts API calls and reads
+ *	  counts that are not yet in the tables.
  *
- * vatoken_validate calls vt_counter_count for each valid call; vatoken_list
- * and vatoken_usage call vt_counter_add_pending to add calls counted but not
- * yet written to vatoken.usage.  Without shared memory (the library not
- * preloaded) counting is transactional: one upsert per call, nothing pending.
+ * Two implementations sit behind it (vt_counter.c chooses):
+ * - transactional (library not preloaded): each valid call adds to
+ *	 vatoken.usage in the caller's transaction; nothing is ever pending;
+ * - shared memory (preloaded): calls are counted in vt_shmem.c and flushed
+ *	 by the workers of vt_worker.c; readers add the pending calls.
  */
 #ifndef VT_COUNTER_H
 #define VT_COUNTER_H
@@ -26,17 +28,44 @@ typedef enum vt_usage_column
 	VT_USAGE_COLUMNS
 } vt_usage_column;
 
-/* Whether vt_store_lookup must lock the row before vt_counter_count. */
-extern bool vt_counter_needs_row_lock(void);
-
-/* Count one valid call of token_id on the local day "day". */
-extern void vt_counter_count(int64 token_id, vt_day day);
+/* True when calls are counted in shared memory (the library is preloaded). */
+extern bool vt_counter_in_shmem(void);
 
 /*
- * Add the calls of token_id that are counted but not yet in vatoken.usage to
- * calls[], per period; raise *last_used_at if a pending call is more recent.
+ * Count one valid call of token_id, a row of the tokens table relid, on the
+ * local day "day".  In transactional mode the caller must have locked the
+ * token row (vt_store_lookup with lock) in this transaction.
  */
-extern void vt_counter_add_pending(int64 token_id, const vt_periods *periods,
+extern void vt_counter_count(Oid relid, int64 token_id, vt_day day);
+
+/* Pending calls of one database's tokens, collected by vt_counter_read_end. */
+typedef struct vt_pending_set
+{
+	struct vt_pending *items;	/* sorted by token_id */
+	int			n;
+} vt_pending_set;
+
+/*
+ * A consistent read of tables plus pending calls:
+ *
+ *	 for (;;) {
+ *		 ticket = vt_counter_read_begin();   -- pushes a fresh snapshot
+ *		 ... read vatoken.tokens / vatoken.usage ...
+ *		 if (vt_counter_read_end(ticket, relid, &pending)) break;   -- pops it
+ *	 }
+ *
+ * vt_counter_read_end returns false when a flush committed meanwhile; the
+ * tables must then be read again.
+ */
+extern uint64 vt_counter_read_begin(void);
+extern bool vt_counter_read_end(uint64 ticket, Oid relid, vt_pending_set *pending);
+
+/*
+ * Add token_id's pending calls to calls[] per period and raise last_used_at
+ * if a pending call is more recent.
+ */
+extern void vt_counter_add_pending(const vt_pending_set *pending, int64 token_id,
+								   const vt_periods *periods,
 								   int64 calls[VT_USAGE_COLUMNS],
 								   TimestampTz *last_used_at, bool *last_used_null);
 

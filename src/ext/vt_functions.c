@@ -18,6 +18,7 @@
 
 #include "vatoken.h"
 #include "vt_counter.h"
+#include "vt_lookup.h"
 #include "vt_store.h"
 #include "vt_token.h"
 
@@ -96,13 +97,30 @@ vatoken_validate(PG_FUNCTION_ARGS)
 	{
 		uint8		hash[VT_HASH_LEN];
 		vt_token_row row;
-		bool		lock = vt_counter_needs_row_lock();
+		Oid			relid;
+		bool		found;
 
 		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
-		vt_store_connect();
-		if (vt_store_lookup(hash, lock, &row))
+		if (vt_counter_in_shmem())
 		{
-			vt_counter_count(row.token_id, vt_today());
+			/* Fast path: an index probe and an atomic add, no SPI. */
+			found = vt_lookup_token(hash, &row, &relid);
+			if (found)
+				vt_counter_count(relid, row.token_id, vt_today());
+		}
+		else
+		{
+			/* Transactional: lock the row so the usage row can reference it. */
+			relid = vt_tokens_relid(NULL);
+			vt_store_connect();
+			found = vt_store_lookup(hash, true, &row);
+			if (found)
+				vt_counter_count(relid, row.token_id, vt_today());
+			vt_store_disconnect();
+		}
+
+		if (found)
+		{
 			status = "valid";
 			values[2] = Int64GetDatum(row.token_id);
 			values[3] = PointerGetDatum(row.owner);
@@ -111,7 +129,6 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		}
 		else
 			status = "unknown";
-		vt_store_disconnect();
 	}
 
 	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);

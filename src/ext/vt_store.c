@@ -15,6 +15,8 @@
 #include "utils/builtins.h"
 
 #include "vt_counter.h"
+#include "vt_lookup.h"
+#include "vt_shmem.h"
 #include "vt_store.h"
 
 typedef struct vt_plan
@@ -47,12 +49,20 @@ static vt_plan plan_delete = {
 	2, {TEXTOID, INT8OID}
 };
 
-static vt_plan plan_count = {
-	"WITH touched AS (UPDATE vatoken.tokens SET last_used_at = pg_catalog.now()"
-	" WHERE token_id = $1)"
-	" INSERT INTO vatoken.usage AS u (token_id, day, calls) VALUES ($1, $2, 1)"
-	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + 1",
-	2, {INT8OID, DATEOID}
+/*
+ * Add $4 calls on day $2 to a token, and raise its last_used_at to $3.  The
+ * token row is locked FOR KEY SHARE first, so that a concurrent delete either
+ * waits for this transaction or has already removed the row, in which case
+ * nothing is written (counts of a deleted token vanish with it).
+ */
+static vt_plan plan_add_calls = {
+	"WITH t AS (SELECT token_id FROM vatoken.tokens WHERE token_id = $1 FOR KEY SHARE),"
+	" touched AS (UPDATE vatoken.tokens SET last_used_at ="
+	"  CASE WHEN last_used_at IS NULL OR last_used_at < $3 THEN $3 ELSE last_used_at END"
+	"  WHERE token_id = (SELECT token_id FROM t))"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls) SELECT token_id, $2, $4 FROM t"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls",
+	4, {INT8OID, DATEOID, TIMESTAMPTZOID, INT8OID}
 };
 
 /*
@@ -185,13 +195,15 @@ vt_store_delete(text *owner, int64 token_id)
 }
 
 void
-vt_store_count_call(int64 token_id, vt_day day)
+vt_store_add_calls(int64 token_id, vt_day day, int64 calls, TimestampTz last_used)
 {
-	Datum		values[2];
+	Datum		values[4];
 
 	values[0] = Int64GetDatum(token_id);
 	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
-	vt_execute(&plan_count, values, false, 0);
+	values[2] = TimestampTzGetDatum(last_used);
+	values[3] = Int64GetDatum(calls);
+	vt_execute(&plan_add_calls, values, false, 0);
 }
 
 void
@@ -201,6 +213,8 @@ vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	vt_periods	periods;
 	Datum		args[7];
+	Oid			relid;
+	vt_pending_set pending;
 
 	vt_periods_for(vt_today(), &periods);
 	args[0] = PointerGetDatum(owner);
@@ -212,7 +226,16 @@ vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
 	if (token_id)
 		args[6] = Int64GetDatum(*token_id);
 
-	vt_execute(token_id ? &plan_usage : &plan_list, args, true, 0);
+	relid = vt_tokens_relid(NULL);
+	for (;;)
+	{
+		uint64		ticket = vt_counter_read_begin();
+
+		vt_execute(token_id ? &plan_usage : &plan_list, args, true, 0);
+		if (vt_counter_read_end(ticket, relid, &pending))
+			break;
+		/* A flush committed while we read: read again. */
+	}
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -232,7 +255,7 @@ vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
 		for (int c = 0; c < VT_USAGE_COLUMNS; c++)
 			calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 5 + c, &isnull));
 
-		vt_counter_add_pending(id, &periods, calls, &last_used_at, &last_used_null);
+		vt_counter_add_pending(&pending, id, &periods, calls, &last_used_at, &last_used_null);
 
 		if (with_token_columns)
 		{

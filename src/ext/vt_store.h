@@ -45,7 +45,12 @@ extern bool vt_store_delete(text *owner, int64 token_id);
 extern void vt_store_usage(FunctionCallInfo fcinfo, text *owner,
 						   const int64 *token_id, bool with_token_columns);
 
-/* Transactional counting, used when the shared-memory counters are absent. */
-extern void vt_store_count_call(int64 token_id, vt_day day);
+/*
+ * Add calls to a token's usage on a day and raise its last_used_at: the
+ * transactional counter, the write-through of a full counter table and the
+ * flush worker all write usage through this one statement.
+ */
+extern void vt_store_add_calls(int64 token_id, vt_day day, int64 calls,
+							   TimestampTz last_used);
 
 #endif							/* VT_STORE_H */

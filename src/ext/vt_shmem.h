@@ -1,0 +1,84 @@
+/*
+ * vt_shmem.h
+ *	  Shared-memory usage counters (the fast path when vatoken is preloaded).
+ *
+ * The protocol is described at the top of vt_shmem.c, where the state is
+ * declared.
+ */
+#ifndef VT_SHMEM_H
+#define VT_SHMEM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+
+#include "vt_counter.h"
+#include "vt_period.h"
+
+/* Settings (vatoken.max_counters, vatoken.flush_interval). */
+extern int	vt_max_counters;
+extern int	vt_flush_interval_ms;
+
+/* Called from _PG_init when loaded through shared_preload_libraries. */
+extern void vt_shmem_install_hooks(void);
+
+/* True once this process is attached to the shared counters. */
+extern bool vt_shmem_active(void);
+
+/*
+ * Count one call of token_id (a row of the tokens table relid in the current
+ * database) on local day "day".  Returns false, counting nothing, when the
+ * counter table is full and a new counter would be needed; the caller then
+ * writes the call through to the table.
+ */
+extern bool vt_shmem_count(Oid relid, int64 token_id, vt_day day, TimestampTz now);
+
+/* One counter's pending (counted but not yet flushed) calls. */
+typedef struct vt_pending
+{
+	int64		token_id;
+	vt_day		day;
+	uint64		calls;			/* not yet written to vatoken.usage */
+	TimestampTz last_used;
+} vt_pending;
+
+/*
+ * Collect the pending counters of (dbid, relid) into a palloc'd array sorted
+ * by token_id; *n receives the count.
+ */
+extern vt_pending *vt_shmem_collect(Oid dbid, Oid relid, int *n);
+
+/*
+ * Seqlock around reading tables plus pending counters (see vt_shmem.c):
+ * vt_shmem_read_begin returns a generation to pass to vt_shmem_read_valid,
+ * waiting while a flush is committing.
+ */
+extern uint64 vt_shmem_read_begin(void);
+extern bool vt_shmem_read_valid(uint64 generation);
+
+/* Flush support for the per-database worker (vt_worker.c). */
+typedef struct vt_flush_item
+{
+	Oid			relid;
+	int64		token_id;
+	vt_day		day;
+	uint64		calls_total;	/* value of the counter when collected */
+	uint64		delta;			/* calls_total - flushed: to be written */
+	TimestampTz last_used;
+} vt_flush_item;
+
+extern vt_flush_item *vt_shmem_flush_collect(Oid dbid, int *n);
+extern void vt_shmem_flush_begin_commit(void);
+extern void vt_shmem_flush_end_commit(const vt_flush_item *items, int n, bool committed);
+extern void vt_shmem_flush_cleanup(Oid dbid, Oid live_relid);
+
+/* Databases that have counters with pending calls (for the launcher). */
+extern Oid *vt_shmem_pending_databases(int *n);
+extern void vt_shmem_forget_database(Oid dbid);
+
+/* The launcher's latch, set to ask for an early flush (counter table full). */
+extern void vt_shmem_set_launcher_latch(Latch *latch);
+extern void vt_shmem_wake_launcher(void);
+
+#endif							/* VT_SHMEM_H */

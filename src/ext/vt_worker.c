@@ -1,0 +1,282 @@
+/*
+ * vt_worker.c
+ *	  Background workers that flush the shared-memory counters (vt_shmem.c)
+ *	  into each database's vatoken.usage.
+ *
+ * The launcher ("vatoken launcher") is started with the postmaster when the
+ * library is preloaded.  Every vatoken.flush_interval, or sooner when a
+ * backend finds the counter table full, it looks for databases with pending
+ * counts and starts one short-lived flush worker ("vatoken flush") per
+ * database, which connects to it, writes its counters in one transaction and
+ * exits.  Flush workers are short-lived so that they never keep a database
+ * from being dropped, and so that every database of the cluster is served.
+ * Counters of databases that no longer exist are dropped by the launcher.
+ *
+ * On SIGTERM (shutdown) the workers exit; the postmaster then saves whatever
+ * is still pending to a file that the next start loads (see vt_shmem.c).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "executor/spi.h"
+
+#include "vatoken.h"
+#include "vt_shmem.h"
+#include "vt_store.h"
+#include "vt_worker.h"
+
+PGDLLEXPORT void vt_launcher_main(Datum arg);
+PGDLLEXPORT void vt_flush_main(Datum arg);
+
+void
+vt_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "vatoken");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "vt_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "vatoken launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "vatoken launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* One flush worker per database at a time; the launcher keeps the handles. */
+typedef struct vt_flush_slot
+{
+	Oid			dbid;
+	BackgroundWorkerHandle *handle;
+} vt_flush_slot;
+
+static bool
+vt_flush_running(vt_flush_slot *slot)
+{
+	pid_t		pid;
+
+	if (slot->handle == NULL)
+		return false;
+	if (GetBackgroundWorkerPid(slot->handle, &pid) == BGWH_STOPPED)
+	{
+		pfree(slot->handle);
+		slot->handle = NULL;
+		return false;
+	}
+	return true;
+}
+
+static void
+vt_start_flush(vt_flush_slot *slot)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	worker.bgw_main_arg = ObjectIdGetDatum(slot->dbid);
+	worker.bgw_notify_pid = MyProcPid;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "vatoken");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "vt_flush_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "vatoken flush for database %u", slot->dbid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "vatoken flush");
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &slot->handle))
+	{
+		slot->handle = NULL;
+		ereport(LOG,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start vatoken flush worker for database %u", slot->dbid),
+				 errhint("Raise max_worker_processes; until then counts stay in shared memory.")));
+	}
+}
+
+static bool
+vt_database_exists(Oid dbid)
+{
+	bool		exists;
+
+	StartTransactionCommand();
+	exists = SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dbid));
+	CommitTransactionCommand();
+	return exists;
+}
+
+void
+vt_launcher_main(Datum arg)
+{
+	MemoryContext cycle_context;
+	vt_flush_slot *slots = NULL;
+	int			nslots = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	/* Connected to no database: only shared catalogs, for pg_database. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	vt_shmem_set_launcher_latch(MyLatch);
+
+	cycle_context = AllocSetContextCreate(TopMemoryContext, "vatoken launcher cycle",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	while (!ShutdownRequestPending)
+	{
+		Oid		   *dbs;
+		int			ndbs;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 vt_flush_interval_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextReset(cycle_context);
+		MemoryContextSwitchTo(cycle_context);
+		dbs = vt_shmem_pending_databases(&ndbs);
+		MemoryContextSwitchTo(TopMemoryContext);
+
+		for (int i = 0; i < ndbs; i++)
+		{
+			vt_flush_slot *slot = NULL;
+
+			for (int j = 0; j < nslots; j++)
+				if (slots[j].dbid == dbs[i])
+					slot = &slots[j];
+			if (slot == NULL)
+			{
+				slots = slots ? repalloc(slots, sizeof(vt_flush_slot) * (nslots + 1))
+					: palloc(sizeof(vt_flush_slot));
+				slot = &slots[nslots++];
+				slot->dbid = dbs[i];
+				slot->handle = NULL;
+			}
+			if (vt_flush_running(slot))
+				continue;		/* still busy with the previous flush */
+			if (!vt_database_exists(slot->dbid))
+			{
+				vt_shmem_forget_database(slot->dbid);
+				continue;
+			}
+			vt_start_flush(slot);
+		}
+	}
+
+	vt_shmem_set_launcher_latch(NULL);
+	proc_exit(0);
+}
+
+/*
+ * Commit the flush transaction inside the seqlock of vt_shmem.c, so that no
+ * reader can see the written counts both in the tables and as pending.
+ */
+static void
+vt_commit_flush(const vt_flush_item *items, int n)
+{
+	volatile bool committed = false;
+
+	vt_shmem_flush_begin_commit();
+	PG_TRY();
+	{
+		CommitTransactionCommand();
+		committed = true;
+	}
+	PG_FINALLY();
+	{
+		vt_shmem_flush_end_commit(items, n, committed);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Write dbid's pending counters in one transaction.  Returns quietly if the
+ * database does not have the extension (any more): its counters are dropped.
+ */
+static void
+vt_flush_database(void)
+{
+	vt_flush_item *items;
+	int			n;
+	Oid			relid = InvalidOid;
+	Oid			nspid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "vatoken: flushing usage counters");
+
+	nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
+	if (OidIsValid(nspid))
+		relid = get_relname_relid("tokens", nspid);
+
+	items = vt_shmem_flush_collect(MyDatabaseId, &n);
+	if (!OidIsValid(relid) || n == 0)
+	{
+		CommitTransactionCommand();
+		vt_shmem_flush_cleanup(MyDatabaseId, relid);
+		return;
+	}
+
+	/* items live in TopTransactionContext: keep a copy across the commit. */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		vt_flush_item *copy = palloc(sizeof(vt_flush_item) * n);
+
+		memcpy(copy, items, sizeof(vt_flush_item) * n);
+		items = copy;
+		MemoryContextSwitchTo(old);
+	}
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	vt_store_connect();
+	for (int i = 0; i < n; i++)
+	{
+		if (items[i].relid != relid)
+			continue;			/* counts of a dropped extension: discarded */
+		vt_store_add_calls(items[i].token_id, items[i].day, items[i].delta,
+						   items[i].last_used);
+	}
+	vt_store_disconnect();
+	PopActiveSnapshot();
+
+	vt_commit_flush(items, n);
+
+	vt_shmem_flush_cleanup(MyDatabaseId, relid);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pfree(items);
+}
+
+void
+vt_flush_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	vt_flush_database();
+	proc_exit(0);
+}

@@ -1,0 +1,179 @@
+# The shared-memory fast path (vatoken in shared_preload_libraries):
+# counts stay exact through the background flush, a clean restart, a full
+# counter table and several databases; a crash loses at most the calls of the
+# last flush interval and never anything flushed before.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('fast');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'vatoken'
+vatoken.flush_interval = '1h'
+vatoken.max_counters = 8
+restart_after_crash = on
+});
+$node->start;
+
+sub validate_n
+{
+	my ($db, $token, $n) = @_;
+	$node->safe_psql($db,
+		"SELECT count(*) FROM generate_series(1, $n) g, "
+		  . "LATERAL vatoken_validate('$token' || left(g::text, 0)) v WHERE v.valid");
+}
+
+sub usage_today
+{
+	my ($db, $owner, $id) = @_;
+	return $node->safe_psql($db, "SELECT calls_today FROM vatoken_usage('$owner', $id)");
+}
+
+sub table_calls
+{
+	my ($db, $id) = @_;
+	return $node->safe_psql($db,
+		"SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = $id");
+}
+
+# Start again after SIGKILL of the postmaster.  Its orphaned children exit
+# once they notice, and a killed postmaster that nobody reaps stays a zombie
+# whose PID still "exists": then the stale lock file is removed by hand, as
+# an administrator would.
+sub restart_after_kill
+{
+	my ($pid) = @_;
+	for (1 .. 100)
+	{
+		my $stat = -e "/proc/$pid/stat" ? slurp_file("/proc/$pid/stat") : '';
+		last if $stat eq '' || $stat =~ /^\d+ \(.*\) Z/;
+		usleep(100_000);
+	}
+	for (1 .. 50)
+	{
+		return if $node->start(fail_ok => 1);
+		$node->{_pid} = undef;    # start() remembered the stale PID
+		my $stat = -e "/proc/$pid/stat" ? slurp_file("/proc/$pid/stat") : '';
+		unlink($node->data_dir . '/postmaster.pid') if $stat =~ /^\d+ \(.*\) Z/;
+		usleep(200_000);
+	}
+	die 'could not restart after SIGKILL';
+}
+
+sub set_flush_interval
+{
+	my ($value) = @_;
+	$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '$value'");
+	$node->reload;
+}
+
+$node->safe_psql('postgres', 'CREATE DATABASE one');
+$node->safe_psql('postgres', 'CREATE DATABASE two');
+$node->safe_psql($_, 'CREATE EXTENSION vatoken') for qw(one two);
+
+# --- validate writes nothing to tables; readers add the pending calls
+my $t1 = $node->safe_psql('one', "SELECT token FROM vatoken_create('a', 'one-1')");
+validate_n('one', $t1, 10);
+is(table_calls('one', 1), '0', 'with preload, validate writes nothing to vatoken.usage');
+is(usage_today('one', 'a', 1), '10', 'vatoken_usage adds the calls pending in shared memory');
+isnt($node->safe_psql('one', "SELECT last_used_at FROM vatoken_list('a')"), '',
+	'vatoken_list reports last_used_at of pending calls');
+
+# --- two databases are counted apart, although both have a token with id 1
+my $t2 = $node->safe_psql('two', "SELECT token FROM vatoken_create('a', 'two-1')");
+validate_n('two', $t2, 3);
+is(usage_today('one', 'a', 1), '10', 'database one counts its own calls');
+is(usage_today('two', 'a', 1), '3', 'database two counts its own calls, same token id');
+
+# --- the background flush writes exactly what was counted
+set_flush_interval('100ms');
+$node->poll_query_until('one', "SELECT sum(calls) = 10 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flush did not happen in database one';
+$node->poll_query_until('two', "SELECT sum(calls) = 3 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flush did not happen in database two';
+is(usage_today('one', 'a', 1), '10', 'after the flush, no call is counted twice');
+isnt($node->safe_psql('one', "SELECT last_used_at FROM vatoken.tokens WHERE token_id = 1"),
+	'', 'the flush writes last_used_at');
+
+# --- a clean restart loses nothing
+set_flush_interval('1h');
+validate_n('one', $t1, 7);
+is(table_calls('one', 1), '10', 'seven calls pending before the restart');
+$node->restart;
+is(usage_today('one', 'a', 1), '17', 'a clean restart loses no pending call');
+set_flush_interval('100ms');
+$node->poll_query_until('one', "SELECT sum(calls) = 17 FROM vatoken.usage WHERE token_id = 1")
+  or die 'calls saved at shutdown were not flushed after the restart';
+pass('calls saved at shutdown are flushed after the restart');
+
+# --- a full counter table loses nothing (max_counters = 8)
+set_flush_interval('1h');
+$node->safe_psql('one', q{
+	CREATE TABLE full_tokens AS SELECT c.token FROM generate_series(1, 20) g,
+		LATERAL vatoken_create('full', 'f' || g) c;
+});
+$node->safe_psql('one', q{
+	SELECT count(*) FROM full_tokens, generate_series(1, 3) g,
+		LATERAL vatoken_validate(full_tokens.token || left(g::text, 0)) v WHERE v.valid;
+});
+is($node->safe_psql('one', "SELECT sum(calls_today), min(calls_today), max(calls_today) FROM vatoken_list('full')"),
+	'60|3|3', 'with more tokens than counters, every call is still counted');
+cmp_ok(table_calls('one', "ANY (SELECT token_id FROM vatoken_list('full'))"), '>', 0,
+	'calls that found no free counter were written through');
+$node->restart;
+is($node->safe_psql('one', "SELECT sum(calls_today) FROM vatoken_list('full')"),
+	'60', 'and a restart with a full table loses none of them');
+
+# --- a crash loses at most the last interval, never what was flushed
+set_flush_interval('100ms');
+$node->poll_query_until('one', "SELECT sum(calls) = 17 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flush before crash test';
+set_flush_interval('1h');
+validate_n('one', $t1, 5);
+is(usage_today('one', 'a', 1), '22', 'five calls pending before the crash');
+my ($old_postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+$node->kill9;
+restart_after_kill($old_postmaster);
+my $after = usage_today('one', 'a', 1);
+cmp_ok($after, '>=', 17, 'SIGKILL of the postmaster keeps every flushed call');
+cmp_ok($after, '<=', 22, 'and invents none');
+
+# SIGKILL of one backend: the postmaster reinitialises shared memory.
+validate_n('one', $t1, 4);
+my $pid = $node->safe_psql('one',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'vatoken launcher'");
+ok($pid, 'the launcher is running');
+my ($stdout, $stderr) = ('', '');
+my $victim = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr('one'), '-c',
+	  "SET application_name = 'victim'; SELECT pg_sleep(120)" ],
+	'>', \$stdout, '2>', \$stderr);
+$node->poll_query_until('one',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'victim'")
+  or die 'victim backend did not start';
+my $victim_pid = $node->safe_psql('one',
+	"SELECT pid FROM pg_stat_activity WHERE application_name = 'victim'");
+kill 'KILL', $victim_pid;
+$victim->finish;
+$node->poll_query_until('one', 'SELECT 1', '1') or die 'no recovery after backend crash';
+my $after_backend = usage_today('one', 'a', 1);
+cmp_ok($after_backend, '>=', $after, 'a backend crash keeps every flushed call');
+cmp_ok($after_backend, '<=', $after + 4, 'and invents none');
+
+# --- counts of a dropped extension never land on a new token with the same id
+set_flush_interval('1h');
+$node->safe_psql('two', 'DROP EXTENSION vatoken');
+$node->safe_psql('two', 'CREATE EXTENSION vatoken');
+my $t2b = $node->safe_psql('two', "SELECT token FROM vatoken_create('a', 'new two-1')");
+is(usage_today('two', 'a', 1), '0', 'a recreated extension starts from zero');
+validate_n('two', $t2b, 2);
+$node->restart;
+is(usage_today('two', 'a', 1), '2', 'old counters stay apart after a restart');
+
+$node->stop;
+done_testing();
