@@ -19,6 +19,15 @@
 char	   *vt_timezone_name = NULL;
 static pg_tz *vt_timezone = NULL;
 
+/*
+ * vt_today is on the hot path, and converting a timestamp to a local date
+ * costs far more than the rest of counting a call.  Every time zone offset
+ * is a whole number of seconds, so the local date cannot change within one
+ * second: remember it for the second it was computed in.
+ */
+static int64 vt_today_cached_second = -1;
+static vt_day vt_today_cached;
+
 static bool
 vt_timezone_check(char **newval, void **extra, GucSource source)
 {
@@ -47,6 +56,7 @@ static void
 vt_timezone_assign(const char *newval, void *extra)
 {
 	vt_timezone = *((pg_tz **) extra);
+	vt_today_cached_second = -1;
 }
 
 void
@@ -69,15 +79,21 @@ vt_define_timezone_guc(void)
 vt_day
 vt_today(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
+	int64		second = now / USECS_PER_SEC;
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tzoffset;
 
-	if (timestamp2tm(GetCurrentTimestamp(), &tzoffset, &tm, &fsec, NULL,
-					 vt_timezone) != 0)
+	if (second == vt_today_cached_second)
+		return vt_today_cached;
+
+	if (timestamp2tm(now, &tzoffset, &tm, &fsec, NULL, vt_timezone) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("current time is out of range")));
 
-	return vt_day_from_civil(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	vt_today_cached = vt_day_from_civil(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	vt_today_cached_second = second;
+	return vt_today_cached;
 }

@@ -23,6 +23,7 @@ void
 vt_counter_count(Oid relid, int64 token_id, vt_day day)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	vt_usage_delta delta = {token_id, day, 1, now};
 
 	if (vt_shmem_active())
 	{
@@ -35,13 +36,13 @@ vt_counter_count(Oid relid, int64 token_id, vt_day day)
 		 */
 		vt_shmem_wake_launcher();
 		vt_store_connect();
-		vt_store_add_calls(token_id, day, 1, now);
+		vt_store_add_usage(&delta, 1);
 		vt_store_disconnect();
 		return;
 	}
 
 	/* Transactional: the caller holds an SPI connection and the row lock. */
-	vt_store_add_calls(token_id, day, 1, now);
+	vt_store_add_usage(&delta, 1);
 }
 
 uint64

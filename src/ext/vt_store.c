@@ -12,6 +12,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "vt_counter.h"
@@ -50,19 +51,28 @@ static vt_plan plan_delete = {
 };
 
 /*
- * Add $4 calls on day $2 to a token, and raise its last_used_at to $3.  The
- * token row is locked FOR KEY SHARE first, so that a concurrent delete either
- * waits for this transaction or has already removed the row, in which case
- * nothing is written (counts of a deleted token vanish with it).
+ * Add calls to tokens' daily usage and raise their last_used_at, for a batch
+ * given as four parallel arrays: $1 token ids, $2 days, $3 calls, $4 times of
+ * the latest call.  The token rows are locked FOR KEY SHARE first (in id
+ * order), so that a concurrent delete either waits for this transaction or
+ * has already removed the row, in which case nothing is written for it:
+ * counts of a deleted token vanish with it.  (token_id, day) pairs are unique
+ * within a batch.
  */
-static vt_plan plan_add_calls = {
-	"WITH t AS (SELECT token_id FROM vatoken.tokens WHERE token_id = $1 FOR KEY SHARE),"
-	" touched AS (UPDATE vatoken.tokens SET last_used_at ="
-	"  CASE WHEN last_used_at IS NULL OR last_used_at < $3 THEN $3 ELSE last_used_at END"
-	"  WHERE token_id = (SELECT token_id FROM t))"
-	" INSERT INTO vatoken.usage AS u (token_id, day, calls) SELECT token_id, $2, $4 FROM t"
+static vt_plan plan_add_usage = {
+	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
+	" t AS (SELECT tok.token_id FROM vatoken.tokens tok"
+	"  WHERE tok.token_id = ANY ($1) ORDER BY tok.token_id FOR KEY SHARE),"
+	" touched AS (UPDATE vatoken.tokens tok"
+	"  SET last_used_at = GREATEST(tok.last_used_at, m.last_used)"
+	"  FROM (SELECT d.token_id, max(d.last_used) AS last_used FROM d"
+	"   WHERE d.token_id IN (SELECT token_id FROM t) GROUP BY d.token_id) m"
+	"  WHERE tok.token_id = m.token_id)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls)"
+	" SELECT d.token_id, d.day, d.calls FROM d WHERE d.token_id IN (SELECT token_id FROM t)"
 	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls",
-	4, {INT8OID, DATEOID, TIMESTAMPTZOID, INT8OID}
+	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}
 };
 
 /*
@@ -195,15 +205,32 @@ vt_store_delete(text *owner, int64 token_id)
 }
 
 void
-vt_store_add_calls(int64 token_id, vt_day day, int64 calls, TimestampTz last_used)
+vt_store_add_usage(const vt_usage_delta *deltas, int n)
 {
+	Datum	   *ids;
+	Datum	   *days;
+	Datum	   *calls;
+	Datum	   *times;
 	Datum		values[4];
 
-	values[0] = Int64GetDatum(token_id);
-	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
-	values[2] = TimestampTzGetDatum(last_used);
-	values[3] = Int64GetDatum(calls);
-	vt_execute(&plan_add_calls, values, false, 0);
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * n);
+	days = palloc(sizeof(Datum) * n);
+	calls = palloc(sizeof(Datum) * n);
+	times = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = Int64GetDatum(deltas[i].token_id);
+		days[i] = DateADTGetDatum(VT_DATEADT_FROM_DAY(deltas[i].day));
+		calls[i] = Int64GetDatum(deltas[i].calls);
+		times[i] = TimestampTzGetDatum(deltas[i].last_used);
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(calls, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	vt_execute(&plan_add_usage, values, false, 0);
 }
 
 void

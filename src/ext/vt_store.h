@@ -45,12 +45,20 @@ extern bool vt_store_delete(text *owner, int64 token_id);
 extern void vt_store_usage(FunctionCallInfo fcinfo, text *owner,
 						   const int64 *token_id, bool with_token_columns);
 
+/* Calls to add to one token's usage on one day. */
+typedef struct vt_usage_delta
+{
+	int64		token_id;
+	vt_day		day;
+	int64		calls;
+	TimestampTz last_used;		/* time of the latest of these calls */
+} vt_usage_delta;
+
 /*
- * Add calls to a token's usage on a day and raise its last_used_at: the
+ * Add a batch of calls to tokens' usage and raise their last_used_at: the
  * transactional counter, the write-through of a full counter table and the
  * flush worker all write usage through this one statement.
  */
-extern void vt_store_add_calls(int64 token_id, vt_day day, int64 calls,
-							   TimestampTz last_used);
+extern void vt_store_add_usage(const vt_usage_delta *deltas, int n);
 
 #endif							/* VT_STORE_H */

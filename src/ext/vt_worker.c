@@ -28,6 +28,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -220,6 +221,8 @@ vt_flush_database(void)
 {
 	vt_flush_item *items;
 	int			n;
+	vt_usage_delta *deltas;
+	int			ndeltas = 0;
 	Oid			relid = InvalidOid;
 	Oid			nspid;
 
@@ -250,14 +253,19 @@ vt_flush_database(void)
 	}
 
 	PushActiveSnapshot(GetTransactionSnapshot());
-	vt_store_connect();
+	deltas = palloc(sizeof(vt_usage_delta) * n);
 	for (int i = 0; i < n; i++)
 	{
 		if (items[i].relid != relid)
 			continue;			/* counts of a dropped extension: discarded */
-		vt_store_add_calls(items[i].token_id, items[i].day, items[i].delta,
-						   items[i].last_used);
+		deltas[ndeltas].token_id = items[i].token_id;
+		deltas[ndeltas].day = items[i].day;
+		deltas[ndeltas].calls = (int64) items[i].delta;
+		deltas[ndeltas].last_used = items[i].last_used;
+		ndeltas++;
 	}
+	vt_store_connect();
+	vt_store_add_usage(deltas, ndeltas);
 	vt_store_disconnect();
 	PopActiveSnapshot();
 
@@ -277,6 +285,9 @@ vt_flush_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	/* Row locks skip rows deleted concurrently only in READ COMMITTED. */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
 	vt_flush_database();
 	proc_exit(0);
 }
