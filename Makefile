@@ -23,7 +23,7 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 # Regression tests: sql/<name>.sql against expected/<name>.out, run in a
 # throwaway instance that pg_regress starts itself.
 REGRESS      = setup create validate list_usage delete bad_input privileges \
-               pgcrypto_hash timezone multi_db
+               pgcrypto_hash timezone multi_db catalogue
 REGRESS_CONF ?= test/regress.conf
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(REGRESS_CONF)
 
@@ -35,14 +35,16 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The PAM module (src/pam), and the core's sanitizer and fuzzing targets.
+# The PAM module (src/pam), the core's sanitizer and fuzzing targets, and the
+# hardening checks (isolation specs, upgrade and security TAP tests, soak).
 include mk/pam.mk
 include mk/fuzz.mk
+include mk/hardening.mk
 
 # `make` builds the PAM module next to the extension.
 all: pam
 
-.PHONY: demo test check-unit installcheck-preload deps
+.PHONY: demo test bench check-unit installcheck-preload deps
 
 # Unit tests of the pure core, with Check; no server involved.
 CHECK_CFLAGS = -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
@@ -67,3 +69,10 @@ demo:
 
 test:
 	bash test/run.sh
+
+# The side-by-side benchmark (not part of `make test`): bench/run.sh.
+bench:
+	bash scripts/deps.sh build
+	$(MAKE) -s
+	$(if $(filter 0,$(shell id -u)),,sudo) $(MAKE) -s install
+	bash scripts/as-test-user.sh bash bench/run.sh

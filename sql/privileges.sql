@@ -50,8 +50,9 @@ SELECT vt_try($$SELECT vatoken_validate('x')$$) AS nobody_validates;
 RESET ROLE;
 
 -- A role that shadows functions and operators in its own schema, first in
--- its search_path, captures nothing: the functions pin search_path and
--- qualify every object.
+-- its search_path (before pg_catalog), captures nothing: the functions pin
+-- search_path and qualify every object.  The control queries show that the
+-- shadows do capture unqualified calls made outside vatoken.
 CREATE SCHEMA evil AUTHORIZATION vt_api_manager;
 GRANT CREATE ON SCHEMA public TO vt_api_manager;
 SET ROLE vt_api_manager;
@@ -64,14 +65,17 @@ CREATE OPERATOR evil.= (LEFTARG = bytea, RIGHTARG = bytea, FUNCTION = evil.bytea
 CREATE FUNCTION evil.text_eq_capture(text, text) RETURNS boolean LANGUAGE sql AS
   $$ INSERT INTO evil.captured VALUES ('text ='); SELECT true $$;
 CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.text_eq_capture);
-SET search_path = evil, public;
+SET search_path = evil, pg_catalog, public;
+SELECT now() = '1999-01-01'::timestamptz AS control_now_is_shadowed;
+SELECT count(*) AS control_captured FROM evil.captured;
+TRUNCATE evil.captured;
 SELECT created_at > '2000-01-01' AS real_now FROM vatoken_create('priv-owner', 'Shadowed');
 SELECT count(*) FROM vatoken_list('priv-owner');
 SELECT vatoken_delete('priv-owner', :m_id);
 RESET search_path;
 SELECT count(*) AS captured FROM evil.captured;
 RESET ROLE;
-SET search_path = evil, public;
+SET search_path = evil, pg_catalog, public;
 SELECT valid FROM vatoken_validate(:'m_tok');
 RESET search_path;
 SELECT count(*) AS captured_from_superuser FROM evil.captured;

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 export PATH="$(pg_config --bindir):$PATH"
 
-ALL_SUITES=(unit sanitize fuzz regress regress_preload tap pam)
+ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap pam)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -33,6 +33,8 @@ suite_tap() {
         return 1
     }
 }
+suite_isolation() { bash test/isolation/run.sh; }
+suite_isolation_preload() { ISOLATION_CONFIG=test/isolation/preload.conf bash test/isolation/run.sh; }
 suite_pam() { bash test/pam/run.sh; }
 
 passed=0

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# run.sh — `make check-isolation`: every spec in test/isolation/specs against a
+# temporary instance that pg_isolation_regress starts and stops itself.
+#
+#   bash test/isolation/run.sh [spec ...]       (default: every spec)
+#
+# ISOLATION_CONFIG  postgresql.conf lines for the instance (default
+#                   test/isolation/isolation.conf; test/isolation/preload.conf
+#                   runs the same specs with the library preloaded)
+# ISOLATION_OUTPUT  where results, diffs and the instance go (default: a new
+#                   directory under /tmp, removed when every spec passes)
+#
+# PostgreSQL refuses to run as root: as root, use `make check-isolation`,
+# which runs this script as the "postgres" user from a copy of what it needs
+# (mk/hardening.mk).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "check-isolation: run as a non-root user, or as root through make check-isolation" >&2
+    exit 2
+fi
+
+export PATH="$(pg_config --bindir):$PATH"
+config=${ISOLATION_CONFIG:-test/isolation/isolation.conf}
+[ -f "$config" ] || { echo "check-isolation: no such config file: $config" >&2; exit 2; }
+config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
+
+specs=("$@")
+if [ ${#specs[@]} -eq 0 ]; then
+    for f in test/isolation/specs/*.spec; do
+        specs+=("$(basename "$f" .spec)")
+    done
+fi
+
+out=${ISOLATION_OUTPUT:-$(mktemp -d /tmp/vatoken-isolation.XXXXXX)}
+mkdir -p "$out"
+echo "check-isolation: config $config, output in $out"
+
+if "$(pg_config --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
+        --temp-instance="$out/instance" \
+        --temp-config="$config" \
+        --bindir="$(pg_config --bindir)" \
+        --inputdir=test/isolation \
+        --outputdir="$out" \
+        "${specs[@]}"; then
+    [ -n "${ISOLATION_OUTPUT:-}" ] || rm -rf "$out"
+else
+    [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
+    for f in "$out"/log/postmaster.log; do
+        [ -f "$f" ] && { echo "--- $f (last 40 lines)"; tail -n 40 "$f"; }
+    done
+    exit 1
+fi
