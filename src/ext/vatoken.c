@@ -47,6 +47,7 @@ _PG_init(void)
 								NULL, NULL, NULL);
 		vt_shmem_install_hooks();
 		vt_register_launcher();
+		vt_install_drop_hook();
 	}
 
 	MarkGUCPrefixReserved("vatoken");

@@ -34,7 +34,7 @@ vt_counter_count(Oid relid, int64 token_id, vt_day day)
 		 * The counter table is full: write this call through, in this
 		 * transaction, and ask the workers to flush and make room.
 		 */
-		vt_shmem_wake_launcher();
+		vt_shmem_request_flush();
 		vt_store_connect();
 		vt_store_add_usage(&delta, 1);
 		vt_store_disconnect();

@@ -28,13 +28,28 @@ PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
 
+/*
+ * Set up a materialized SRF.  The executor has already built the result's
+ * tuple descriptor from the function's declaration; reuse it rather than
+ * building it again from pg_proc on every call.
+ */
+static void
+vt_init_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo,
+						rsinfo != NULL && rsinfo->expectedDesc != NULL ?
+						MAT_SRF_USE_EXPECTED_DESC : 0);
+}
+
 /* Return the single row values/nulls from a materialized SRF. */
 static Datum
 vt_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	InitMaterializedSRF(fcinfo, 0);
+	vt_init_srf(fcinfo);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -141,7 +156,7 @@ vatoken_list(PG_FUNCTION_ARGS)
 {
 	text	   *owner = vt_check_owner(fcinfo, 0);
 
-	InitMaterializedSRF(fcinfo, 0);
+	vt_init_srf(fcinfo);
 	vt_store_connect();
 	vt_store_usage(fcinfo, owner, NULL, true);
 	vt_store_disconnect();
@@ -154,7 +169,7 @@ vatoken_usage(PG_FUNCTION_ARGS)
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	int64		token_id = vt_check_token_id(fcinfo, 1);
 
-	InitMaterializedSRF(fcinfo, 0);
+	vt_init_srf(fcinfo);
 	vt_store_connect();
 	vt_store_usage(fcinfo, owner, &token_id, false);
 	vt_store_disconnect();

@@ -14,7 +14,8 @@
  *	  (database, OID of vatoken.tokens, token_id, local day)
  *
  * and a background worker per database (vt_worker.c) writes the counters
- * into vatoken.usage (and tokens.last_used_at) every vatoken.flush_interval.
+ * into vatoken.usage (and tokens.last_used_at) every vatoken.flush_interval,
+ * all of a database's counters in one statement and one transaction.
  * The OID of the tokens table is part of the key so that counts taken before
  * a DROP/CREATE EXTENSION can never land on a new token that reuses an id.
  *
@@ -46,9 +47,11 @@
  *
  * What a crash or a restart loses
  * -------------------------------
- * - A clean shutdown loses nothing: the postmaster writes every pending
- *	 counter to $PGDATA/pg_stat/vatoken.counters when it exits, and the next
- *	 start loads that file (and deletes it); the workers then flush it.
+ * - A clean shutdown loses nothing: the flush workers flush once more when
+ *	 told to shut down, and whatever is counted after that (backends end
+ *	 concurrently) is written by the postmaster, as it exits, to
+ *	 $PGDATA/pg_stat/vatoken.counters; the next start loads that file (and
+ *	 deletes it), and the workers flush it.
  * - A crash (SIGKILL of the postmaster, or of any backend, which makes the
  *	 postmaster reinitialise shared memory) loses the pending counters: the
  *	 calls of at most the last flush interval.  Everything flushed before was
@@ -71,6 +74,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
+#include "utils/timestamp.h"
 
 #include "vt_shmem.h"
 
@@ -97,12 +101,23 @@ typedef struct vt_counter_entry
 	pg_atomic_uint64 last_used; /* TimestampTz of the latest call */
 } vt_counter_entry;
 
+/* Databases being dropped: their flush workers must leave at once. */
+#define VT_MAX_DROPPING		8
+
+typedef struct vt_dropping_db
+{
+	Oid			dbid;
+	TimestampTz since;
+} vt_dropping_db;
+
 typedef struct vt_shared_state
 {
-	LWLock	   *lock;			/* protects the hash table, see above */
+	LWLock	   *lock;			/* protects the hash table and dropping[] */
 	pg_atomic_uint64 generation;	/* advanced after each flush commit */
 	pg_atomic_uint32 flushes_in_progress;
+	pg_atomic_uint32 flush_requests;	/* bumped when the table is full */
 	Latch	   *launcher_latch; /* set to request an early flush */
+	vt_dropping_db dropping[VT_MAX_DROPPING];
 } vt_shared_state;
 
 static vt_shared_state *vt_state = NULL;
@@ -161,7 +176,9 @@ vt_shmem_startup(void)
 		vt_state->lock = &(GetNamedLWLockTranche("vatoken"))->lock;
 		pg_atomic_init_u64(&vt_state->generation, 0);
 		pg_atomic_init_u32(&vt_state->flushes_in_progress, 0);
+		pg_atomic_init_u32(&vt_state->flush_requests, 0);
 		vt_state->launcher_latch = NULL;
+		memset(vt_state->dropping, 0, sizeof(vt_state->dropping));
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -475,13 +492,69 @@ vt_shmem_set_launcher_latch(Latch *latch)
 	vt_state->launcher_latch = latch;
 }
 
+/*
+ * Ask for a flush now (the counter table is full): every flush worker
+ * notices the bumped counter within its polling period, and the launcher
+ * starts workers where none runs.
+ */
 void
-vt_shmem_wake_launcher(void)
+vt_shmem_request_flush(void)
 {
 	Latch	   *latch = vt_state->launcher_latch;
 
+	pg_atomic_fetch_add_u32(&vt_state->flush_requests, 1);
 	if (latch != NULL)
 		SetLatch(latch);
+}
+
+uint32
+vt_shmem_flush_requests(void)
+{
+	return pg_atomic_read_u32(&vt_state->flush_requests);
+}
+
+/*
+ * DROP DATABASE is about to wait (at most 5 seconds) for other sessions to
+ * leave the database: mark it, so that its flush worker exits and no new one
+ * is started for a while.  If the DROP fails, the mark expires.
+ */
+void
+vt_shmem_mark_dropping(Oid dbid)
+{
+	int			slot = 0;
+
+	LWLockAcquire(vt_state->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < VT_MAX_DROPPING; i++)
+	{
+		if (vt_state->dropping[i].dbid == dbid)
+		{
+			slot = i;
+			break;
+		}
+		if (vt_state->dropping[i].since < vt_state->dropping[slot].since)
+			slot = i;			/* the oldest (or an empty) slot */
+	}
+	vt_state->dropping[slot].dbid = dbid;
+	vt_state->dropping[slot].since = GetCurrentTimestamp();
+	LWLockRelease(vt_state->lock);
+}
+
+bool
+vt_shmem_is_dropping(Oid dbid)
+{
+	bool		dropping = false;
+	TimestampTz now = GetCurrentTimestamp();
+
+	LWLockAcquire(vt_state->lock, LW_SHARED);
+	for (int i = 0; i < VT_MAX_DROPPING; i++)
+	{
+		if (vt_state->dropping[i].dbid == dbid &&
+			!TimestampDifferenceExceeds(vt_state->dropping[i].since, now,
+										VT_DROPPING_MS))
+			dropping = true;
+	}
+	LWLockRelease(vt_state->lock);
+	return dropping;
 }
 
 /*

@@ -79,6 +79,15 @@ extern void vt_shmem_forget_database(Oid dbid);
 
 /* The launcher's latch, set to ask for an early flush (counter table full). */
 extern void vt_shmem_set_launcher_latch(Latch *latch);
-extern void vt_shmem_wake_launcher(void);
+extern void vt_shmem_request_flush(void);
+extern uint32 vt_shmem_flush_requests(void);
+
+/*
+ * DROP DATABASE support: a database marked as dropping has no flush worker
+ * for VT_DROPPING_MS (longer than DROP DATABASE waits for other sessions).
+ */
+#define VT_DROPPING_MS		10000
+extern void vt_shmem_mark_dropping(Oid dbid);
+extern bool vt_shmem_is_dropping(Oid dbid);
 
 #endif							/* VT_SHMEM_H */

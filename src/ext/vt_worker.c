@@ -4,21 +4,25 @@
  *	  into each database's vatoken.usage.
  *
  * The launcher ("vatoken launcher") is started with the postmaster when the
- * library is preloaded.  Every vatoken.flush_interval, or sooner when a
+ * library is preloaded.  Every vatoken.flush_interval, or at once when a
  * backend finds the counter table full, it looks for databases with pending
- * counts and starts one short-lived flush worker ("vatoken flush") per
- * database, which connects to it, writes its counters in one transaction and
- * exits.  Flush workers are short-lived so that they never keep a database
- * from being dropped, and so that every database of the cluster is served.
+ * counts and starts a flush worker ("vatoken flush") for each that has none.
  * Counters of databases that no longer exist are dropped by the launcher.
  *
- * On SIGTERM (shutdown) the workers exit; the postmaster then saves whatever
- * is still pending to a file that the next start loads (see vt_shmem.c).
+ * A flush worker connects to its database and writes its counters every
+ * vatoken.flush_interval, in one transaction each time.  It stays while the
+ * database is busy (a new backend for every flush would cost far more than
+ * the flush) and leaves when a flush found nothing to write twice in a row,
+ * when DROP DATABASE is about to wait for the database's sessions (see the
+ * object access hook below), or at shutdown, after a last flush.  What is
+ * counted after that last flush is saved by the postmaster (vt_shmem.c).
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -175,8 +179,8 @@ vt_launcher_main(Datum arg)
 				slot->dbid = dbs[i];
 				slot->handle = NULL;
 			}
-			if (vt_flush_running(slot))
-				continue;		/* still busy with the previous flush */
+			if (vt_flush_running(slot) || vt_shmem_is_dropping(slot->dbid))
+				continue;		/* running, or its database is being dropped */
 			if (!vt_database_exists(slot->dbid))
 			{
 				vt_shmem_forget_database(slot->dbid);
@@ -213,10 +217,11 @@ vt_commit_flush(const vt_flush_item *items, int n)
 }
 
 /*
- * Write dbid's pending counters in one transaction.  Returns quietly if the
- * database does not have the extension (any more): its counters are dropped.
+ * Write this database's pending counters in one transaction; returns how
+ * many counters were written.  If the database does not have the extension
+ * (any more), its counters are dropped.
  */
-static void
+static int
 vt_flush_database(void)
 {
 	vt_flush_item *items;
@@ -239,7 +244,8 @@ vt_flush_database(void)
 	{
 		CommitTransactionCommand();
 		vt_shmem_flush_cleanup(MyDatabaseId, relid);
-		return;
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return 0;
 	}
 
 	/* items live in TopTransactionContext: keep a copy across the commit. */
@@ -274,20 +280,97 @@ vt_flush_database(void)
 	vt_shmem_flush_cleanup(MyDatabaseId, relid);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pfree(items);
+	return ndeltas;
 }
+
+/* How often a flush worker looks for a drop, a flush request or shutdown. */
+#define VT_FLUSH_POLL_MS	200
 
 void
 vt_flush_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
+	TimestampTz last_flush;
+	uint32		seen_requests;
+	int			idle_flushes = 0;
 
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 
+	if (vt_shmem_is_dropping(dbid))
+		proc_exit(0);
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
 	/* Row locks skip rows deleted concurrently only in READ COMMITTED. */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
+
+	/* Flush at once: the launcher started us because counts are pending. */
+	seen_requests = vt_shmem_flush_requests();
 	vt_flush_database();
-	proc_exit(0);
+	last_flush = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		due;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(VT_FLUSH_POLL_MS, vt_flush_interval_ms),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		/* DROP DATABASE is waiting for us to leave: its counts die with it. */
+		if (vt_shmem_is_dropping(MyDatabaseId))
+			proc_exit(0);
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (ShutdownRequestPending)
+		{
+			vt_flush_database();
+			proc_exit(0);
+		}
+
+		due = TimestampDifferenceExceeds(last_flush, GetCurrentTimestamp(),
+										 vt_flush_interval_ms) ||
+			vt_shmem_flush_requests() != seen_requests;
+		if (!due)
+			continue;
+
+		seen_requests = vt_shmem_flush_requests();
+		if (vt_flush_database() > 0)
+			idle_flushes = 0;
+		else if (++idle_flushes >= 2)
+			proc_exit(0);		/* the launcher starts us again when needed */
+		last_flush = GetCurrentTimestamp();
+	}
+}
+
+/*
+ * DROP DATABASE calls the object access hook before it waits for other
+ * sessions to leave: mark the database so that its flush worker leaves now.
+ */
+static object_access_hook_type prev_object_access_hook = NULL;
+
+static void
+vt_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_DROP && classId == DatabaseRelationId && vt_shmem_active())
+		vt_shmem_mark_dropping(objectId);
+}
+
+void
+vt_install_drop_hook(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = vt_object_access;
 }

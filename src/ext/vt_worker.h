@@ -6,5 +6,6 @@
 #define VT_WORKER_H
 
 extern void vt_register_launcher(void);
+extern void vt_install_drop_hook(void);
 
 #endif							/* VT_WORKER_H */

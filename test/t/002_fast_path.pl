@@ -84,30 +84,35 @@ is(usage_today('one', 'a', 1), '10', 'vatoken_usage adds the calls pending in sh
 isnt($node->safe_psql('one', "SELECT last_used_at FROM vatoken_list('a')"), '',
 	'vatoken_list reports last_used_at of pending calls');
 
+is($node->safe_psql('one',
+	"BEGIN READ ONLY; SELECT valid FROM vatoken_validate('$t1'); COMMIT;"),
+	't', 'with preload, validate works in a read-only transaction');
+is(usage_today('one', 'a', 1), '11', 'and the call is counted');
+
 # --- two databases are counted apart, although both have a token with id 1
 my $t2 = $node->safe_psql('two', "SELECT token FROM vatoken_create('a', 'two-1')");
 validate_n('two', $t2, 3);
-is(usage_today('one', 'a', 1), '10', 'database one counts its own calls');
+is(usage_today('one', 'a', 1), '11', 'database one counts its own calls');
 is(usage_today('two', 'a', 1), '3', 'database two counts its own calls, same token id');
 
 # --- the background flush writes exactly what was counted
 set_flush_interval('100ms');
-$node->poll_query_until('one', "SELECT sum(calls) = 10 FROM vatoken.usage WHERE token_id = 1")
+$node->poll_query_until('one', "SELECT sum(calls) = 11 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush did not happen in database one';
 $node->poll_query_until('two', "SELECT sum(calls) = 3 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush did not happen in database two';
-is(usage_today('one', 'a', 1), '10', 'after the flush, no call is counted twice');
+is(usage_today('one', 'a', 1), '11', 'after the flush, no call is counted twice');
 isnt($node->safe_psql('one', "SELECT last_used_at FROM vatoken.tokens WHERE token_id = 1"),
 	'', 'the flush writes last_used_at');
 
 # --- a clean restart loses nothing
 set_flush_interval('1h');
 validate_n('one', $t1, 7);
-is(table_calls('one', 1), '10', 'seven calls pending before the restart');
+is(table_calls('one', 1), '11', 'seven calls pending before the restart');
 $node->restart;
-is(usage_today('one', 'a', 1), '17', 'a clean restart loses no pending call');
+is(usage_today('one', 'a', 1), '18', 'a clean restart loses no pending call');
 set_flush_interval('100ms');
-$node->poll_query_until('one', "SELECT sum(calls) = 17 FROM vatoken.usage WHERE token_id = 1")
+$node->poll_query_until('one', "SELECT sum(calls) = 18 FROM vatoken.usage WHERE token_id = 1")
   or die 'calls saved at shutdown were not flushed after the restart';
 pass('calls saved at shutdown are flushed after the restart');
 
@@ -131,17 +136,17 @@ is($node->safe_psql('one', "SELECT sum(calls_today) FROM vatoken_list('full')"),
 
 # --- a crash loses at most the last interval, never what was flushed
 set_flush_interval('100ms');
-$node->poll_query_until('one', "SELECT sum(calls) = 17 FROM vatoken.usage WHERE token_id = 1")
+$node->poll_query_until('one', "SELECT sum(calls) = 18 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush before crash test';
 set_flush_interval('1h');
 validate_n('one', $t1, 5);
-is(usage_today('one', 'a', 1), '22', 'five calls pending before the crash');
+is(usage_today('one', 'a', 1), '23', 'five calls pending before the crash');
 my ($old_postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
 $node->kill9;
 restart_after_kill($old_postmaster);
 my $after = usage_today('one', 'a', 1);
-cmp_ok($after, '>=', 17, 'SIGKILL of the postmaster keeps every flushed call');
-cmp_ok($after, '<=', 22, 'and invents none');
+cmp_ok($after, '>=', 18, 'SIGKILL of the postmaster keeps every flushed call');
+cmp_ok($after, '<=', 23, 'and invents none');
 
 # SIGKILL of one backend: the postmaster reinitialises shared memory.
 validate_n('one', $t1, 4);
