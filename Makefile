@@ -35,6 +35,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header changes.
+$(OBJS): $(wildcard src/core/*.h src/ext/*.h)
+
 # The PAM module (src/pam), the core's sanitizer and fuzzing targets, and the
 # hardening checks (isolation specs, upgrade and security TAP tests, soak).
 include mk/pam.mk

@@ -34,7 +34,7 @@ extern bool vt_counter_in_shmem(void);
 /*
  * Count one valid call of token_id, a row of the tokens table relid, on the
  * local day "day".  In transactional mode the caller must have locked the
- * token row (vt_store_lookup with lock) in this transaction.
+ * token row (vt_store_lookup_locked) in this transaction.
  */
 extern void vt_counter_count(Oid relid, int64 token_id, vt_day day);
 

@@ -128,7 +128,7 @@ vatoken_validate(PG_FUNCTION_ARGS)
 			/* Transactional: lock the row so the usage row can reference it. */
 			relid = vt_tokens_relid(NULL);
 			vt_store_connect();
-			found = vt_store_lookup(hash, true, &row);
+			found = vt_store_lookup_locked(hash, &row);
 			if (found)
 				vt_counter_count(relid, row.token_id, vt_today());
 			vt_store_disconnect();

@@ -290,19 +290,18 @@ vt_shmem_collect(Oid dbid, Oid relid, int *n)
 	HASH_SEQ_STATUS status;
 	vt_counter_entry *entry;
 	vt_pending *result;
-	int			capacity;
 	int			count = 0;
 
 	LWLockAcquire(vt_state->lock, LW_SHARED);
-	capacity = Max(hash_get_num_entries(vt_counters), 1);
-	result = palloc(sizeof(vt_pending) * capacity);
+	result = palloc(sizeof(vt_pending) * Max(hash_get_num_entries(vt_counters), 1));
 	hash_seq_init(&status, vt_counters);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		uint64		flushed;
 		uint64		calls;
 
-		if (entry->key.dbid != dbid || entry->key.relid != relid)
+		if (entry->key.dbid != dbid ||
+			(OidIsValid(relid) && entry->key.relid != relid))
 			continue;
 		/* Read flushed first: calls only grows, so calls >= flushed. */
 		flushed = pg_atomic_read_u64(&entry->flushed);
@@ -310,9 +309,11 @@ vt_shmem_collect(Oid dbid, Oid relid, int *n)
 		calls = pg_atomic_read_u64(&entry->calls);
 		if (calls == flushed)
 			continue;
+		result[count].relid = entry->key.relid;
 		result[count].token_id = entry->key.token_id;
 		result[count].day = entry->key.day;
 		result[count].calls = calls - flushed;
+		result[count].calls_total = calls;
 		result[count].last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
 		count++;
 	}
@@ -347,42 +348,6 @@ vt_shmem_read_valid(uint64 generation)
 		pg_atomic_read_u64(&vt_state->generation) == generation;
 }
 
-vt_flush_item *
-vt_shmem_flush_collect(Oid dbid, int *n)
-{
-	HASH_SEQ_STATUS status;
-	vt_counter_entry *entry;
-	vt_flush_item *items;
-	int			count = 0;
-
-	LWLockAcquire(vt_state->lock, LW_SHARED);
-	items = palloc(sizeof(vt_flush_item) * Max(hash_get_num_entries(vt_counters), 1));
-	hash_seq_init(&status, vt_counters);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		uint64		flushed;
-		uint64		calls;
-
-		if (entry->key.dbid != dbid)
-			continue;
-		flushed = pg_atomic_read_u64(&entry->flushed);
-		pg_read_barrier();
-		calls = pg_atomic_read_u64(&entry->calls);
-		if (calls == flushed)
-			continue;
-		items[count].relid = entry->key.relid;
-		items[count].token_id = entry->key.token_id;
-		items[count].day = entry->key.day;
-		items[count].calls_total = calls;
-		items[count].delta = calls - flushed;
-		items[count].last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
-		count++;
-	}
-	LWLockRelease(vt_state->lock);
-	*n = count;
-	return items;
-}
-
 void
 vt_shmem_flush_begin_commit(void)
 {
@@ -395,7 +360,7 @@ vt_shmem_flush_begin_commit(void)
  * the counter's database flushes it, so "flushed" has a single writer.
  */
 void
-vt_shmem_flush_end_commit(const vt_flush_item *items, int n, bool committed)
+vt_shmem_flush_end_commit(const vt_pending *items, int n, bool committed)
 {
 	if (committed && n > 0)
 	{

@@ -37,15 +37,18 @@ extern bool vt_shmem_count(Oid relid, int64 token_id, vt_day day, TimestampTz no
 /* One counter's pending (counted but not yet flushed) calls. */
 typedef struct vt_pending
 {
+	Oid			relid;			/* vatoken.tokens of the counter's database */
 	int64		token_id;
 	vt_day		day;
 	uint64		calls;			/* not yet written to vatoken.usage */
+	uint64		calls_total;	/* the counter's total when collected */
 	TimestampTz last_used;
 } vt_pending;
 
 /*
- * Collect the pending counters of (dbid, relid) into a palloc'd array sorted
- * by token_id; *n receives the count.
+ * Collect the pending counters of database dbid (only those of the tokens
+ * table relid, unless it is InvalidOid) into a palloc'd array sorted by
+ * token_id; *n receives the count.
  */
 extern vt_pending *vt_shmem_collect(Oid dbid, Oid relid, int *n);
 
@@ -58,19 +61,8 @@ extern uint64 vt_shmem_read_begin(void);
 extern bool vt_shmem_read_valid(uint64 generation);
 
 /* Flush support for the per-database worker (vt_worker.c). */
-typedef struct vt_flush_item
-{
-	Oid			relid;
-	int64		token_id;
-	vt_day		day;
-	uint64		calls_total;	/* value of the counter when collected */
-	uint64		delta;			/* calls_total - flushed: to be written */
-	TimestampTz last_used;
-} vt_flush_item;
-
-extern vt_flush_item *vt_shmem_flush_collect(Oid dbid, int *n);
 extern void vt_shmem_flush_begin_commit(void);
-extern void vt_shmem_flush_end_commit(const vt_flush_item *items, int n, bool committed);
+extern void vt_shmem_flush_end_commit(const vt_pending *items, int n, bool committed);
 extern void vt_shmem_flush_cleanup(Oid dbid, Oid live_relid);
 
 /* Databases that have counters with pending calls (for the launcher). */

@@ -34,11 +34,6 @@ static vt_plan plan_insert = {
 	3, {TEXTOID, TEXTOID, BYTEAOID}
 };
 
-static vt_plan plan_lookup = {
-	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash = $1",
-	1, {BYTEAOID}
-};
-
 static vt_plan plan_lookup_locked = {
 	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash = $1"
 	" FOR KEY SHARE",
@@ -176,13 +171,13 @@ vt_store_insert(text *owner, text *name, const uint8 *hash,
 }
 
 bool
-vt_store_lookup(const uint8 *hash, bool lock, vt_token_row *row)
+vt_store_lookup_locked(const uint8 *hash, vt_token_row *row)
 {
 	Datum		values[1];
 	bool		isnull;
 
 	values[0] = PointerGetDatum(vt_hash_datum(hash));
-	vt_execute(lock ? &plan_lookup_locked : &plan_lookup, values, !lock, 1);
+	vt_execute(&plan_lookup_locked, values, false, 1);
 	if (SPI_processed == 0)
 		return false;
 

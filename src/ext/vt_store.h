@@ -29,11 +29,12 @@ extern void vt_store_insert(text *owner, text *name, const uint8 *hash,
 							int64 *token_id, TimestampTz *created_at);
 
 /*
- * Look up a token by hash.  With lock, the row is locked FOR KEY SHARE so that
- * it cannot be deleted before this transaction ends (the transactional
- * counter then writes usage that references it).
+ * Look up a token by hash and lock its row FOR KEY SHARE, so that it cannot
+ * be deleted before this transaction ends: the transactional counter then
+ * writes usage that references it.  (The fast path reads without SPI or
+ * locks: vt_lookup.c.)
  */
-extern bool vt_store_lookup(const uint8 *hash, bool lock, vt_token_row *row);
+extern bool vt_store_lookup_locked(const uint8 *hash, vt_token_row *row);
 
 extern bool vt_store_delete(text *owner, int64 token_id);
 

@@ -199,7 +199,7 @@ vt_launcher_main(Datum arg)
  * reader can see the written counts both in the tables and as pending.
  */
 static void
-vt_commit_flush(const vt_flush_item *items, int n)
+vt_commit_flush(const vt_pending *items, int n)
 {
 	volatile bool committed = false;
 
@@ -224,7 +224,7 @@ vt_commit_flush(const vt_flush_item *items, int n)
 static int
 vt_flush_database(void)
 {
-	vt_flush_item *items;
+	vt_pending *items;
 	int			n;
 	vt_usage_delta *deltas;
 	int			ndeltas = 0;
@@ -239,7 +239,7 @@ vt_flush_database(void)
 	if (OidIsValid(nspid))
 		relid = get_relname_relid("tokens", nspid);
 
-	items = vt_shmem_flush_collect(MyDatabaseId, &n);
+	items = vt_shmem_collect(MyDatabaseId, InvalidOid, &n);
 	if (!OidIsValid(relid) || n == 0)
 	{
 		CommitTransactionCommand();
@@ -251,9 +251,9 @@ vt_flush_database(void)
 	/* items live in TopTransactionContext: keep a copy across the commit. */
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		vt_flush_item *copy = palloc(sizeof(vt_flush_item) * n);
+		vt_pending *copy = palloc(sizeof(vt_pending) * n);
 
-		memcpy(copy, items, sizeof(vt_flush_item) * n);
+		memcpy(copy, items, sizeof(vt_pending) * n);
 		items = copy;
 		MemoryContextSwitchTo(old);
 	}
@@ -266,7 +266,7 @@ vt_flush_database(void)
 			continue;			/* counts of a dropped extension: discarded */
 		deltas[ndeltas].token_id = items[i].token_id;
 		deltas[ndeltas].day = items[i].day;
-		deltas[ndeltas].calls = (int64) items[i].delta;
+		deltas[ndeltas].calls = (int64) items[i].calls;
 		deltas[ndeltas].last_used = items[i].last_used;
 		ndeltas++;
 	}

@@ -1,0 +1,2 @@
+-- (d) the floor of a round trip
+SELECT 1;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# run.sh — `make bench`: vatoken_validate side by side with its baselines, in
+# one run, on one throwaway cluster with vatoken preloaded.
+#
+#   (a) SELECT token FROM fixture WHERE i = :i                  -- the ceiling
+#   (b) SELECT valid FROM fixture, vatoken_validate(token) ...   -- vatoken
+#   (c) the same with a naive PL/pgSQL + pgcrypto validator      -- the baseline
+#   (d) SELECT 1                                                 -- a round trip
+#   (e) (b) with a malformed token: the function call alone, no lookup
+#
+# pgbench in prepared mode, 1 and 16 clients, tokens drawn at random from
+# 100k or one hot token; then (b) against 1k and 1M issued tokens.
+# Each case of a cell runs BENCH_REPEATS times (default 3) for BENCH_SECONDS
+# (default 10), interleaved with the other cases; the median is reported.
+# BENCH_BIG (default 1000000) tokens for the large fixture.
+# Prints a table of transactions per second and the ratios, and writes it to
+# bench/out/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/cluster.sh
+
+secs=${BENCH_SECONDS:-10}
+big=${BENCH_BIG:-1000000}
+counters=${BENCH_COUNTERS:-200000}
+repeats=${BENCH_REPEATS:-3}
+out=bench/out
+mkdir -p "$out"
+
+vt_cluster_start \
+    "shared_preload_libraries = 'vatoken'" \
+    "fsync = on" \
+    "max_connections = 50" \
+    "shared_buffers = '1GB'" \
+    "log_min_messages = warning" \
+    "vatoken.max_counters = $counters"
+
+psql_db() { psql "host=$VT_HOST port=$VT_PORT user=postgres dbname=$1" -X -q -v ON_ERROR_STOP=1 "${@:2}"; }
+
+setup_db() {
+    local db=$1 n=$2 start=$SECONDS
+    psql_db postgres -c "CREATE DATABASE $db" >/dev/null
+    psql_db "$db" -v n="$n" -f bench/setup.sql >/dev/null
+    echo "fixture $db: $n tokens in $((SECONDS - start)) s" >&2
+}
+
+# run_case DB QUERY_FILE DRAW CLIENTS -> prints tps
+run_case() {
+    local db=$1 query=$2 draw=$3 clients=$4 script
+    script=$(mktemp "$VT_DIR/script.XXXXXX")
+    echo "$draw" >"$script"
+    grep -v '^--' "bench/$query" >>"$script"
+    pgbench "host=$VT_HOST port=$VT_PORT user=postgres dbname=$db" \
+        -n -M prepared -T "$secs" -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -f "$script" 2>&1 \
+        | awk '/^tps = / { printf "%.0f\n", $3 }'
+}
+
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "n/a" }'; }
+
+setup_db bench 100000
+setup_db bench_1k 1000
+setup_db bench_big "$big"
+
+{
+    echo "## vatoken benchmark"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
+         "$(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }');" \
+         "$(postgres --version); pgbench -M prepared, median of ${repeats} interleaved runs of ${secs} s per case, vatoken preloaded, fsync on."
+    echo
+    echo "Transactions per second:"
+    echo
+    echo "| tokens drawn | clients | (a) read | (b) vatoken | (c) naive | (d) SELECT 1 | (e) call alone | (b)/(a) | (b)/(c) | (e)/(a) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+} | tee "$out/results.md"
+
+# The cases of one cell run in turn, REPEATS times, and each reports its
+# median: drift of the machine then hits every case alike.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+run_cell() {
+    local db=$1 draw=$2 clients=$3; shift 3
+    local q r
+    declare -A runs=()
+    for r in $(seq "$repeats"); do
+        for q in "$@"; do
+            runs[$q]+="$(run_case "$db" "$q" "$draw" "$clients") "
+        done
+    done
+    for q in "$@"; do
+        echo "${runs[$q]}" | tr ' ' '\n' | grep . | median
+    done
+}
+
+failures=0
+for draw in random hot; do
+    if [ "$draw" = random ]; then set_i='\set i random(1, 100000)'; label='random of 100k'
+    else set_i='\set i 1'; label='one hot token'; fi
+    for clients in 1 16; do
+        read -r a b c d e <<<"$(run_cell bench "$set_i" "$clients" \
+            a_read.sql b_vatoken.sql c_naive.sql d_select1.sql e_malformed.sql | tr '\n' ' ')"
+        ba=$(ratio "$b" "$a"); bc=$(ratio "$b" "$c"); ea=$(ratio "$e" "$a")
+        echo "| $label | $clients | $a | $b | $c | $d | $e | $ba | $bc | $ea |" | tee -a "$out/results.md"
+        awk -v r="$ba" 'BEGIN { exit !(r < 0.8) }' && failures=$((failures + 1))
+        if [ "$draw" = hot ] && [ "$clients" = 16 ]; then
+            awk -v r="$bc" 'BEGIN { exit !(r < 10) }' && failures=$((failures + 1))
+        fi
+    done
+done
+
+{
+    echo
+    echo "(b) vatoken against the number of issued tokens: calls drawn at random from"
+    echo "every issued token, and from the same 1k tokens among all issued:"
+    echo
+    echo "| clients | calls drawn from | 1k issued | $big issued | big/1k |"
+    echo "|---|---|---|---|---|"
+} | tee -a "$out/results.md"
+for clients in 1 16; do
+    for active in all 1k; do
+        small="" large=""
+        if [ "$active" = all ]; then draw_big="\\set i random(1, $big)"; label="all issued"
+        else draw_big='\set i random(1, 1000)'; label="1k of them"; fi
+        for r in $(seq "$repeats"); do
+            small+="$(run_case bench_1k b_vatoken.sql '\set i random(1, 1000)' "$clients") "
+            large+="$(run_case bench_big b_vatoken.sql "$draw_big" "$clients") "
+        done
+        small=$(echo "$small" | tr ' ' '\n' | grep . | median)
+        large=$(echo "$large" | tr ' ' '\n' | grep . | median)
+        r=$(ratio "$large" "$small")
+        echo "| $clients | $label | $small | $large | $r |" | tee -a "$out/results.md"
+        awk -v r="$r" 'BEGIN { exit !(r < 0.9) }' && failures=$((failures + 1))
+    done
+done
+
+{
+    echo
+    echo "Targets: (b)/(a) >= 0.8 in every cell; (b)/(c) >= 10 on the hot token at 16 clients;"
+    echo "big/1k >= 0.9. Cells missing a target: $failures."
+} | tee -a "$out/results.md"
