@@ -44,6 +44,9 @@
  *	 is held across a commit, and readers never block validations.
  * - Counters whose calls are all flushed are removed by the flushing worker
  *	 under the exclusive lock, so the table holds only recent activity.
+ * - Only one worker flushes a database's counters ("flushed" has a single
+ *	 writer): a worker claims its database in flushing_db[] under the
+ *	 exclusive lock and gives it up when it exits.
  *
  * What a crash or a restart loses
  * -------------------------------
@@ -104,6 +107,9 @@ typedef struct vt_counter_entry
 /* Databases being dropped: their flush workers must leave at once. */
 #define VT_MAX_DROPPING		8
 
+/* Databases that can have a flush worker at the same time. */
+#define VT_MAX_FLUSH_WORKERS	128
+
 typedef struct vt_dropping_db
 {
 	Oid			dbid;
@@ -118,6 +124,7 @@ typedef struct vt_shared_state
 	pg_atomic_uint32 flush_requests;	/* bumped when the table is full */
 	Latch	   *launcher_latch; /* set to request an early flush */
 	vt_dropping_db dropping[VT_MAX_DROPPING];
+	Oid			flushing_db[VT_MAX_FLUSH_WORKERS];	/* one worker per database */
 } vt_shared_state;
 
 static vt_shared_state *vt_state = NULL;
@@ -179,6 +186,7 @@ vt_shmem_startup(void)
 		pg_atomic_init_u32(&vt_state->flush_requests, 0);
 		vt_state->launcher_latch = NULL;
 		memset(vt_state->dropping, 0, sizeof(vt_state->dropping));
+		memset(vt_state->flushing_db, 0, sizeof(vt_state->flushing_db));
 	}
 
 	memset(&info, 0, sizeof(info));
@@ -476,6 +484,42 @@ uint32
 vt_shmem_flush_requests(void)
 {
 	return pg_atomic_read_u32(&vt_state->flush_requests);
+}
+
+/*
+ * Claim the right to flush dbid's counters: VT_CLAIMED, or VT_CLAIM_TAKEN if
+ * another worker holds it, or VT_CLAIM_FULL if every slot is in use.
+ */
+vt_claim
+vt_shmem_claim_flush(Oid dbid)
+{
+	int			free_slot = -1;
+
+	LWLockAcquire(vt_state->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < VT_MAX_FLUSH_WORKERS; i++)
+	{
+		if (vt_state->flushing_db[i] == dbid)
+		{
+			LWLockRelease(vt_state->lock);
+			return VT_CLAIM_TAKEN;
+		}
+		if (free_slot < 0 && !OidIsValid(vt_state->flushing_db[i]))
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		vt_state->flushing_db[free_slot] = dbid;
+	LWLockRelease(vt_state->lock);
+	return free_slot >= 0 ? VT_CLAIMED : VT_CLAIM_FULL;
+}
+
+void
+vt_shmem_release_flush(Oid dbid)
+{
+	LWLockAcquire(vt_state->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < VT_MAX_FLUSH_WORKERS; i++)
+		if (vt_state->flushing_db[i] == dbid)
+			vt_state->flushing_db[i] = InvalidOid;
+	LWLockRelease(vt_state->lock);
 }
 
 /*

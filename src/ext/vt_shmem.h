@@ -61,6 +61,14 @@ extern uint64 vt_shmem_read_begin(void);
 extern bool vt_shmem_read_valid(uint64 generation);
 
 /* Flush support for the per-database worker (vt_worker.c). */
+typedef enum vt_claim
+{
+	VT_CLAIMED,
+	VT_CLAIM_TAKEN,
+	VT_CLAIM_FULL
+} vt_claim;
+extern vt_claim vt_shmem_claim_flush(Oid dbid);
+extern void vt_shmem_release_flush(Oid dbid);
 extern void vt_shmem_flush_begin_commit(void);
 extern void vt_shmem_flush_end_commit(const vt_pending *items, int n, bool committed);
 extern void vt_shmem_flush_cleanup(Oid dbid, Oid live_relid);

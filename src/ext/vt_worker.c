@@ -191,7 +191,12 @@ vt_launcher_main(Datum arg)
 	}
 
 	vt_shmem_set_launcher_latch(NULL);
-	proc_exit(0);
+
+	/*
+	 * Exit with 1 so that the postmaster starts the launcher again if it was
+	 * terminated on its own; at shutdown nothing is restarted anyway.
+	 */
+	proc_exit(1);
 }
 
 /*
@@ -283,6 +288,12 @@ vt_flush_database(void)
 	return ndeltas;
 }
 
+static void
+vt_flush_release(int code, Datum arg)
+{
+	vt_shmem_release_flush(DatumGetObjectId(arg));
+}
+
 /* How often a flush worker looks for a drop, a flush request or shutdown. */
 #define VT_FLUSH_POLL_MS	200
 
@@ -300,6 +311,23 @@ vt_flush_main(Datum arg)
 
 	if (vt_shmem_is_dropping(dbid))
 		proc_exit(0);
+	/* One flusher per database, even if a restarted launcher asks again. */
+	switch (vt_shmem_claim_flush(dbid))
+	{
+		case VT_CLAIMED:
+			break;
+		case VT_CLAIM_TAKEN:
+			proc_exit(0);
+			break;
+		case VT_CLAIM_FULL:
+			ereport(LOG,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many databases with vatoken flush workers"),
+					 errdetail("Database %u waits until another database's worker exits.", dbid)));
+			proc_exit(0);
+			break;
+	}
+	before_shmem_exit(vt_flush_release, ObjectIdGetDatum(dbid));
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
 	/* Row locks skip rows deleted concurrently only in READ COMMITTED. */
 	SetConfigOption("default_transaction_isolation", "read committed",

@@ -170,6 +170,34 @@ my $after_backend = usage_today('one', 'a', 1);
 cmp_ok($after_backend, '>=', $after, 'a backend crash keeps every flushed call');
 cmp_ok($after_backend, '<=', $after + 4, 'and invents none');
 
+# --- a terminated launcher comes back, and never doubles a flush
+set_flush_interval('100ms');
+$node->poll_query_until('one',
+	"SELECT sum(calls_today) = 60 AND sum(calls_today) = (SELECT sum(calls) FROM vatoken.usage u JOIN vatoken.tokens t USING (token_id) WHERE t.owner = 'full') FROM vatoken_list('full')")
+  or die 'full tokens not flushed';
+my $launcher = $node->safe_psql('one',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'vatoken launcher'");
+$node->safe_psql('one', "SELECT pg_terminate_backend($launcher)");
+$node->poll_query_until('one',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'vatoken launcher' AND pid <> $launcher")
+  or die 'launcher did not come back';
+pass('a terminated launcher is started again');
+my $before_more = usage_today('one', 'a', 1);
+for (1 .. 5)
+{
+	validate_n('one', $t1, 20);
+	usleep(150_000);
+}
+$node->poll_query_until('one',
+	"SELECT sum(calls) = $before_more + 100 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flushes after the launcher restart went wrong: '
+  . $node->safe_psql('one', 'SELECT sum(calls) FROM vatoken.usage WHERE token_id = 1');
+is(usage_today('one', 'a', 1), $before_more + 100,
+	'flushes around a launcher restart count every call once');
+is($node->safe_psql('one',
+	"SELECT count(*) <= 1 FROM pg_stat_activity WHERE backend_type = 'vatoken flush' AND datname = 'one'"),
+	't', 'at most one flush worker for the database');
+
 # --- counts of a dropped extension never land on a new token with the same id
 set_flush_interval('1h');
 $node->safe_psql('two', 'DROP EXTENSION vatoken');
