@@ -394,7 +394,9 @@ vt_shmem_flush_end_commit(const vt_pending *items, int n, bool committed)
 /*
  * Remove dbid's counters that have nothing pending, and every counter of a
  * tokens table other than live_relid (the extension was dropped, maybe
- * recreated: those counts belong to tokens that no longer exist).
+ * recreated: those counts belong to tokens that no longer exist).  With
+ * live_relid InvalidOid (no extension, or no database any more), every
+ * counter of dbid goes.
  */
 void
 vt_shmem_flush_cleanup(Oid dbid, Oid live_relid)
@@ -440,23 +442,6 @@ vt_shmem_pending_databases(int *n)
 	LWLockRelease(vt_state->lock);
 	*n = count;
 	return dbs;
-}
-
-/* Drop every counter of a database that no longer exists. */
-void
-vt_shmem_forget_database(Oid dbid)
-{
-	HASH_SEQ_STATUS status;
-	vt_counter_entry *entry;
-
-	LWLockAcquire(vt_state->lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, vt_counters);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (entry->key.dbid == dbid)
-			hash_search(vt_counters, &entry->key, HASH_REMOVE, NULL);
-	}
-	LWLockRelease(vt_state->lock);
 }
 
 void

@@ -75,7 +75,6 @@ extern void vt_shmem_flush_cleanup(Oid dbid, Oid live_relid);
 
 /* Databases that have counters with pending calls (for the launcher). */
 extern Oid *vt_shmem_pending_databases(int *n);
-extern void vt_shmem_forget_database(Oid dbid);
 
 /* The launcher's latch, set to ask for an early flush (counter table full). */
 extern void vt_shmem_set_launcher_latch(Latch *latch);

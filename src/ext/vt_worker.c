@@ -183,7 +183,7 @@ vt_launcher_main(Datum arg)
 				continue;		/* running, or its database is being dropped */
 			if (!vt_database_exists(slot->dbid))
 			{
-				vt_shmem_forget_database(slot->dbid);
+				vt_shmem_flush_cleanup(slot->dbid, InvalidOid);	/* all of them */
 				continue;
 			}
 			vt_start_flush(slot);
