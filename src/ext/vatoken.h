@@ -28,6 +28,7 @@
 /* vt_clock.c: the vatoken.timezone setting and "today" in it */
 extern char *vt_timezone_name;
 extern void vt_define_timezone_guc(void);
+extern vt_day vt_local_day(TimestampTz now);
 extern vt_day vt_today(void);
 
 /* vt_hash.c */

@@ -75,11 +75,10 @@ vt_define_timezone_guc(void)
 							   NULL);
 }
 
-/* Today's date in vatoken.timezone, by the wall clock. */
+/* The date in vatoken.timezone at the instant now. */
 vt_day
-vt_today(void)
+vt_local_day(TimestampTz now)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	int64		second = now / USECS_PER_SEC;
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -96,4 +95,11 @@ vt_today(void)
 	vt_today_cached = vt_day_from_civil(tm.tm_year, tm.tm_mon, tm.tm_mday);
 	vt_today_cached_second = second;
 	return vt_today_cached;
+}
+
+/* Today's date in vatoken.timezone, by the wall clock. */
+vt_day
+vt_today(void)
+{
+	return vt_local_day(GetCurrentTimestamp());
 }

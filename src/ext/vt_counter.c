@@ -9,6 +9,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "vatoken.h"
 #include "vt_counter.h"
 #include "vt_shmem.h"
 #include "vt_store.h"
@@ -20,9 +21,10 @@ vt_counter_in_shmem(void)
 }
 
 void
-vt_counter_count(Oid relid, int64 token_id, vt_day day)
+vt_counter_count(Oid relid, int64 token_id)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	vt_day		day = vt_local_day(now);
 	vt_usage_delta delta = {token_id, day, 1, now};
 
 	if (vt_shmem_active())

@@ -32,11 +32,12 @@ typedef enum vt_usage_column
 extern bool vt_counter_in_shmem(void);
 
 /*
- * Count one valid call of token_id, a row of the tokens table relid, on the
- * local day "day".  In transactional mode the caller must have locked the
- * token row (vt_store_lookup_locked) in this transaction.
+ * Count one valid call of token_id, a row of the tokens table relid, made
+ * now: the local day and last_used_at come from one clock reading.  In
+ * transactional mode the caller must have locked the token row
+ * (vt_store_lookup_locked) in this transaction.
  */
-extern void vt_counter_count(Oid relid, int64 token_id, vt_day day);
+extern void vt_counter_count(Oid relid, int64 token_id);
 
 /* Pending calls of one database's tokens, collected by vt_counter_read_end. */
 typedef struct vt_pending_set

@@ -13,7 +13,6 @@
 #include "access/detoast.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "common/cryptohash.h"
 #include "utils/builtins.h"
 
 #include "vatoken.h"
@@ -121,7 +120,7 @@ vatoken_validate(PG_FUNCTION_ARGS)
 			/* Fast path: an index probe and an atomic add, no SPI. */
 			found = vt_lookup_token(hash, &row, &relid);
 			if (found)
-				vt_counter_count(relid, row.token_id, vt_today());
+				vt_counter_count(relid, row.token_id);
 		}
 		else
 		{
@@ -130,7 +129,7 @@ vatoken_validate(PG_FUNCTION_ARGS)
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
-				vt_counter_count(relid, row.token_id, vt_today());
+				vt_counter_count(relid, row.token_id);
 			vt_store_disconnect();
 		}
 

@@ -17,7 +17,6 @@
 
 #include "vt_counter.h"
 #include "vt_lookup.h"
-#include "vt_shmem.h"
 #include "vt_store.h"
 
 typedef struct vt_plan
