@@ -19,6 +19,7 @@
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -30,24 +31,56 @@
 #define Anum_tokens_owner		2
 #define Anum_tokens_name		3
 
+/*
+ * The OIDs of vatoken.tokens and of its hash index, looked up by name once
+ * and kept until a relcache invalidation touches either of them (DROP
+ * EXTENSION, a rename, ANALYZE, ...) or everything.  Nothing about tokens is
+ * cached, only where the table is.
+ */
+static bool tokens_cache_valid = false;
+static bool tokens_callback_registered = false;
+static Oid	tokens_relid_cache = InvalidOid;
+static Oid	tokens_indexid_cache = InvalidOid;
+
+static void
+vt_tokens_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == tokens_relid_cache ||
+		relid == tokens_indexid_cache)
+		tokens_cache_valid = false;
+}
+
 Oid
 vt_tokens_relid(Oid *indexid)
 {
-	Oid			nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
-	Oid			relid = InvalidOid;
-
-	if (OidIsValid(nspid))
+	if (!tokens_cache_valid)
 	{
-		relid = get_relname_relid("tokens", nspid);
-		if (indexid)
-			*indexid = get_relname_relid("tokens_token_hash_key", nspid);
+		Oid			nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
+		Oid			relid = InvalidOid;
+		Oid			index = InvalidOid;
+
+		if (!tokens_callback_registered)
+		{
+			CacheRegisterRelcacheCallback(vt_tokens_invalidate, (Datum) 0);
+			tokens_callback_registered = true;
+		}
+		if (OidIsValid(nspid))
+		{
+			relid = get_relname_relid("tokens", nspid);
+			index = get_relname_relid("tokens_token_hash_key", nspid);
+		}
+		if (!OidIsValid(relid) || !OidIsValid(index))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("vatoken tables are missing in this database"),
+					 errhint("Run CREATE EXTENSION vatoken in this database.")));
+		tokens_relid_cache = relid;
+		tokens_indexid_cache = index;
+		tokens_cache_valid = true;
 	}
-	if (!OidIsValid(relid) || (indexid && !OidIsValid(*indexid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("vatoken tables are missing in this database"),
-				 errhint("Run CREATE EXTENSION vatoken in this database.")));
-	return relid;
+	if (indexid)
+		*indexid = tokens_indexid_cache;
+	return tokens_relid_cache;
 }
 
 bool
@@ -64,13 +97,26 @@ vt_lookup_token(const uint8 *hash, vt_token_row *row, Oid *tokens_relid)
 	bytea	   *hash_datum;
 	bool		found = false;
 
-	relid = vt_tokens_relid(&indexid);
+	/*
+	 * Locking the table processes pending invalidations: if they concern the
+	 * cached OIDs (the extension was dropped and perhaps created again),
+	 * look the table up again by name, as RangeVarGetRelid does.
+	 */
+	for (;;)
+	{
+		relid = vt_tokens_relid(&indexid);
+		rel = try_table_open(relid, AccessShareLock);
+		if (rel != NULL && tokens_cache_valid)
+			break;
+		if (rel != NULL)
+			table_close(rel, AccessShareLock);
+		tokens_cache_valid = false;
+	}
 
 	hash_datum = palloc(VARHDRSZ + VT_HASH_LEN);
 	SET_VARSIZE(hash_datum, VARHDRSZ + VT_HASH_LEN);
 	memcpy(VARDATA(hash_datum), hash, VT_HASH_LEN);
 
-	rel = table_open(relid, AccessShareLock);
 	index = index_open(indexid, AccessShareLock);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 
