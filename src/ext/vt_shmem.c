@@ -14,8 +14,9 @@
  *	  (database, OID of vatoken.tokens, token_id, local day)
  *
  * and a background worker per database (vt_worker.c) writes the counters
- * into vatoken.usage (and tokens.last_used_at) every vatoken.flush_interval,
- * all of a database's counters in one statement and one transaction.
+ * into vatoken.usage (calls and the latest call time per token and day)
+ * every vatoken.flush_interval, all of a database's counters in one
+ * statement and one transaction.
  * The OID of the tokens table is part of the key so that counts taken before
  * a DROP/CREATE EXTENSION can never land on a new token that reuses an id.
  *

@@ -7,13 +7,20 @@
  * run SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp, and
  * every relation here is schema-qualified, so nothing can be captured by
  * objects in a user's schema.
+ *
+ * The library serves a database whose tables are still at schema 1.0 (new
+ * binaries installed, ALTER EXTENSION UPDATE not run yet) with the 1.0 forms
+ * of the statements that involve a token's last use.
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "vt_counter.h"
 #include "vt_lookup.h"
@@ -45,15 +52,47 @@ static vt_plan plan_delete = {
 };
 
 /*
- * Add calls to tokens' daily usage and raise their last_used_at, for a batch
- * given as four parallel arrays: $1 token ids, $2 days, $3 calls, $4 times of
- * the latest call.  The token rows are locked FOR KEY SHARE first (in id
- * order), so that a concurrent delete either waits for this transaction or
- * has already removed the row, in which case nothing is written for it:
- * counts of a deleted token vanish with it.  (token_id, day) pairs are unique
- * within a batch.
+ * Add calls to tokens' daily usage and raise the day's last_used_at, for a
+ * batch given as four parallel arrays: $1 token ids, $2 days, $3 calls, $4
+ * times of the latest call.  (token_id, day) pairs are unique within a batch.
+ *
+ * Most calls land on a day row that already exists: "upd" adds to it, one
+ * row written per token and day, nothing else.  If a concurrent delete has
+ * removed the row, the update skips it and the count vanishes with the token.
+ * Only the pairs without a row yet ("missing", the day's first flush of a
+ * token) lock their token rows FOR KEY SHARE, in id order, before inserting:
+ * a concurrent delete then either waits for this transaction or has already
+ * removed the token, and nothing is inserted for it.  The insert still goes
+ * through ON CONFLICT for a row that a concurrent write-through added after
+ * this statement's snapshot.
  */
 static vt_plan plan_add_usage = {
+	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
+	" upd AS (UPDATE vatoken.usage u SET calls = u.calls + d.calls,"
+	"   last_used_at = GREATEST(u.last_used_at, d.last_used)"
+	"  FROM d WHERE u.token_id = d.token_id AND u.day = d.day"
+	"  RETURNING u.token_id, u.day),"
+	" missing AS (SELECT d.* FROM d WHERE NOT EXISTS"
+	"  (SELECT FROM upd WHERE upd.token_id = d.token_id AND upd.day = d.day)),"
+	" t AS (SELECT tok.token_id FROM vatoken.tokens tok"
+	"  WHERE tok.token_id IN (SELECT m.token_id FROM missing m)"
+	"  ORDER BY tok.token_id FOR KEY SHARE)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
+	" SELECT m.token_id, m.day, m.calls, m.last_used FROM missing m"
+	" WHERE m.token_id IN (SELECT t.token_id FROM t)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls,"
+	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)",
+	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+};
+
+/*
+ * The same for a database still at schema 1.0, where a token's last use is
+ * tokens.last_used_at: the token rows are locked FOR KEY SHARE first (in id
+ * order), so that a concurrent delete either waits or has already removed
+ * the row, and the update of last_used_at and the upsert skip it.
+ */
+static vt_plan plan_add_usage_1_0 = {
 	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
 	" t AS (SELECT tok.token_id FROM vatoken.tokens tok"
@@ -74,8 +113,11 @@ static vt_plan plan_add_usage = {
  * range ends at today so that rows dated after today (a clock set back) are
  * not reported as today's.
  */
-#define VT_USAGE_SELECT \
-	"SELECT t.token_id, t.name, t.created_at, t.last_used_at," \
+#define VT_LAST_USED \
+	"(SELECT max(l.last_used_at) FROM vatoken.usage l WHERE l.token_id = t.token_id)"
+#define VT_LAST_USED_1_0 "t.last_used_at"
+#define VT_USAGE_SELECT(last_used) \
+	"SELECT t.token_id, t.name, t.created_at, " last_used "," \
 	" COALESCE(SUM(u.calls) FILTER (WHERE u.day = $2), 0)::bigint," \
 	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $3 AND $2), 0)::bigint," \
 	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $4 AND $2), 0)::bigint," \
@@ -84,21 +126,60 @@ static vt_plan plan_add_usage = {
 	" LEFT JOIN vatoken.usage u ON u.token_id = t.token_id" \
 	"  AND u.day >= LEAST($3, $5)"
 
+#define VT_LIST_WHERE \
+	" WHERE t.owner = $1" \
+	" GROUP BY t.token_id ORDER BY t.created_at, t.token_id"
+#define VT_USAGE_WHERE \
+	" WHERE t.owner = $1 AND t.token_id = $7" \
+	" GROUP BY t.token_id"
+
 static vt_plan plan_list = {
-	VT_USAGE_SELECT
-	" WHERE t.owner = $1"
-	" GROUP BY t.token_id ORDER BY t.created_at, t.token_id",
+	VT_USAGE_SELECT(VT_LAST_USED) VT_LIST_WHERE,
 	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
 };
 
 static vt_plan plan_usage = {
-	VT_USAGE_SELECT
-	" WHERE t.owner = $1 AND t.token_id = $7"
-	" GROUP BY t.token_id",
+	VT_USAGE_SELECT(VT_LAST_USED) VT_USAGE_WHERE,
+	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
+};
+
+static vt_plan plan_list_1_0 = {
+	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_LIST_WHERE,
+	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
+};
+
+static vt_plan plan_usage_1_0 = {
+	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
 
 #undef VT_USAGE_SELECT
+#undef VT_LAST_USED
+#undef VT_LAST_USED_1_0
+#undef VT_LIST_WHERE
+#undef VT_USAGE_WHERE
+
+/*
+ * Whether this database's tables are still those of schema 1.0 (the library
+ * is new, ALTER EXTENSION vatoken UPDATE has not run yet), where a token's
+ * last use is tokens.last_used_at rather than usage.last_used_at.  The usage
+ * table is locked first, so that the answer holds for the statement that
+ * follows in this transaction even if an update is under way.
+ */
+static bool
+vt_schema_1_0(void)
+{
+	Oid			nspid = get_namespace_oid(VT_DATA_SCHEMA, false);
+	Oid			usage = get_relname_relid("usage", nspid);
+
+	if (!OidIsValid(usage))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("vatoken tables are missing in this database"),
+				 errhint("Run CREATE EXTENSION vatoken in this database.")));
+	LockRelationOid(usage, AccessShareLock);
+	return get_attnum(usage, "last_used_at") == InvalidAttrNumber;
+}
 
 static int
 vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
@@ -224,7 +305,7 @@ vt_store_add_usage(const vt_usage_delta *deltas, int n)
 	values[1] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(calls, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	vt_execute(&plan_add_usage, values, false, 0);
+	vt_execute(vt_schema_1_0() ? &plan_add_usage_1_0 : &plan_add_usage, values, false, 0);
 }
 
 void
@@ -236,6 +317,7 @@ vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
 	Datum		args[7];
 	Oid			relid;
 	vt_pending_set pending;
+	vt_plan    *plan;
 
 	vt_periods_for(vt_today(), &periods);
 	args[0] = PointerGetDatum(owner);
@@ -248,11 +330,15 @@ vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
 		args[6] = Int64GetDatum(*token_id);
 
 	relid = vt_tokens_relid(NULL);
+	if (vt_schema_1_0())
+		plan = token_id ? &plan_usage_1_0 : &plan_list_1_0;
+	else
+		plan = token_id ? &plan_usage : &plan_list;
 	for (;;)
 	{
 		uint64		ticket = vt_counter_read_begin();
 
-		vt_execute(token_id ? &plan_usage : &plan_list, args, true, 0);
+		vt_execute(plan, args, true, 0);
 		if (vt_counter_read_end(ticket, relid, &pending))
 			break;
 		/* A flush committed while we read: read again. */

@@ -164,7 +164,7 @@ my @mutations = (
 	[ 'rows estimate',    'ALTER FUNCTION vatoken_validate(text) ROWS 10' ],
 	[ 'column default',   'ALTER TABLE vatoken.tokens ALTER COLUMN created_at SET DEFAULT pg_catalog.clock_timestamp()' ],
 	[ 'column type',      'ALTER TABLE vatoken.usage ALTER COLUMN calls TYPE numeric' ],
-	[ 'not null',         'ALTER TABLE vatoken.tokens ALTER COLUMN last_used_at SET NOT NULL' ],
+	[ 'not null',         'ALTER TABLE vatoken.usage ALTER COLUMN last_used_at SET NOT NULL' ],
 	[ 'constraint',       'ALTER TABLE vatoken.usage DROP CONSTRAINT usage_calls_check' ],
 	[ 'foreign key action', 'ALTER TABLE vatoken.usage DROP CONSTRAINT usage_token_id_fkey, '
 		  . 'ADD CONSTRAINT usage_token_id_fkey FOREIGN KEY (token_id) REFERENCES vatoken.tokens (token_id)' ],
