@@ -105,6 +105,24 @@ is(usage_today('one', 'a', 1), '11', 'after the flush, no call is counted twice'
 isnt($node->safe_psql('one', "SELECT max(last_used_at) FROM vatoken.usage WHERE token_id = 1"),
 	'', 'the flush writes last_used_at');
 
+# --- a database still at schema 1.0 (new library, no ALTER EXTENSION UPDATE
+# yet) is flushed too, with its last use in tokens.last_used_at
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', "CREATE EXTENSION vatoken VERSION '1.0'");
+my $t_old = $node->safe_psql('old', "SELECT token FROM vatoken_create('a', 'old-1')");
+validate_n('old', $t_old, 4);
+is(usage_today('old', 'a', 1), '4', 'schema 1.0: calls pending are reported');
+$node->poll_query_until('old', "SELECT sum(calls) = 4 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flush did not happen in the 1.0 database';
+is($node->safe_psql('old',
+	"SELECT t.last_used_at = l.last_used_at FROM vatoken.tokens t, vatoken_list('a') l"),
+	't', 'schema 1.0: the flush writes tokens.last_used_at, and list reports it');
+is(usage_today('old', 'a', 1), '4', 'schema 1.0: no call counted twice after the flush');
+$node->safe_psql('old', 'ALTER EXTENSION vatoken UPDATE');
+validate_n('old', $t_old, 2);
+is(usage_today('old', 'a', 1), '6', 'updated to the latest: counting goes on');
+$node->safe_psql('postgres', 'DROP DATABASE old');
+
 # --- a clean restart loses nothing
 set_flush_interval('1h');
 validate_n('one', $t1, 7);
