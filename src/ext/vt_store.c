@@ -32,6 +32,7 @@ typedef struct vt_plan
 	int			nargs;
 	Oid			argtypes[7];
 	SPIPlanPtr	plan;
+	bool		generic;		/* always the generic plan (see below) */
 } vt_plan;
 
 static vt_plan plan_insert = {
@@ -59,53 +60,58 @@ static vt_plan plan_delete = {
  * Most calls land on a day row that already exists: "upd" adds to it, one
  * row written per token and day, nothing else.  If a concurrent delete has
  * removed the row, the update skips it and the count vanishes with the token.
- * Only the pairs without a row yet ("missing", the day's first flush of a
- * token) lock their token rows FOR KEY SHARE, in id order, before inserting:
- * a concurrent delete then either waits for this transaction or has already
- * removed the token, and nothing is inserted for it.  The insert still goes
- * through ON CONFLICT for a row that a concurrent write-through added after
- * this statement's snapshot.
+ * Only the pairs without a row in this statement's snapshot (a token's first
+ * calls of a day) lock their token rows FOR KEY SHARE, in id order, and are
+ * inserted: a concurrent delete either waits for this transaction or has
+ * already removed the token, and then nothing is inserted for it.  A row
+ * that a concurrent write-through added after the snapshot is found by ON
+ * CONFLICT; "upd" cannot see it, so no pair is counted twice.
+ *
+ * The statement runs with its generic plan, whatever the batch size: every
+ * join is a nested loop into a unique index, so a flush costs what its batch
+ * holds, never a scan of the tables (a custom plan for a large batch may hash
+ * the whole usage history).  For the same reason no two CTEs are joined with
+ * each other: that would be quadratic in the batch.
  */
 static vt_plan plan_add_usage = {
 	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
 	" upd AS (UPDATE vatoken.usage u SET calls = u.calls + d.calls,"
 	"   last_used_at = GREATEST(u.last_used_at, d.last_used)"
-	"  FROM d WHERE u.token_id = d.token_id AND u.day = d.day"
-	"  RETURNING u.token_id, u.day),"
-	" missing AS (SELECT d.* FROM d WHERE NOT EXISTS"
-	"  (SELECT FROM upd WHERE upd.token_id = d.token_id AND upd.day = d.day)),"
-	" t AS (SELECT tok.token_id FROM vatoken.tokens tok"
-	"  WHERE tok.token_id IN (SELECT m.token_id FROM missing m)"
-	"  ORDER BY tok.token_id FOR KEY SHARE)"
+	"  FROM d WHERE u.token_id = d.token_id AND u.day = d.day),"
+	" t AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
+	"  JOIN vatoken.tokens tok ON tok.token_id = d.token_id"
+	"  WHERE NOT EXISTS (SELECT FROM vatoken.usage e"
+	"   WHERE e.token_id = d.token_id AND e.day = d.day)"
+	"  ORDER BY d.token_id FOR KEY SHARE OF tok)"
 	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
-	" SELECT m.token_id, m.day, m.calls, m.last_used FROM missing m"
-	" WHERE m.token_id IN (SELECT t.token_id FROM t)"
+	" SELECT t.token_id, t.day, t.calls, t.last_used FROM t"
 	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls,"
 	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)",
-	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}, NULL, true
 };
 
 /*
  * The same for a database still at schema 1.0, where a token's last use is
- * tokens.last_used_at: the token rows are locked FOR KEY SHARE first (in id
- * order), so that a concurrent delete either waits or has already removed
- * the row, and the update of last_used_at and the upsert skip it.
+ * tokens.last_used_at: the batch's token rows are locked FOR KEY SHARE first
+ * (in id order), so that a concurrent delete either waits or has already
+ * removed the row, and only the pairs of locked tokens are written.
  */
 static vt_plan plan_add_usage_1_0 = {
 	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
-	" t AS (SELECT tok.token_id FROM vatoken.tokens tok"
-	"  WHERE tok.token_id = ANY ($1) ORDER BY tok.token_id FOR KEY SHARE),"
+	" t AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
+	"  JOIN vatoken.tokens tok ON tok.token_id = d.token_id"
+	"  ORDER BY d.token_id FOR KEY SHARE OF tok),"
 	" touched AS (UPDATE vatoken.tokens tok"
 	"  SET last_used_at = GREATEST(tok.last_used_at, m.last_used)"
-	"  FROM (SELECT d.token_id, max(d.last_used) AS last_used FROM d"
-	"   WHERE d.token_id IN (SELECT token_id FROM t) GROUP BY d.token_id) m"
+	"  FROM (SELECT t.token_id, max(t.last_used) AS last_used FROM t"
+	"   GROUP BY t.token_id) m"
 	"  WHERE tok.token_id = m.token_id)"
 	" INSERT INTO vatoken.usage AS u (token_id, day, calls)"
-	" SELECT d.token_id, d.day, d.calls FROM d WHERE d.token_id IN (SELECT token_id FROM t)"
+	" SELECT t.token_id, t.day, t.calls FROM t"
 	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls",
-	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}, NULL, true
 };
 
 /*
@@ -188,7 +194,8 @@ vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
 
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+											  p->generic ? CURSOR_OPT_GENERIC_PLAN : 0);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for vatoken statement: %s",
