@@ -14,7 +14,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
@@ -175,14 +174,11 @@ static vt_plan plan_usage_1_0 = {
 static bool
 vt_schema_1_0(void)
 {
-	Oid			nspid = get_namespace_oid(VT_DATA_SCHEMA, false);
-	Oid			usage = get_relname_relid("usage", nspid);
+	Oid			tokens = vt_tokens_relid(NULL);
+	Oid			usage = get_relname_relid("usage", get_rel_namespace(tokens));
 
 	if (!OidIsValid(usage))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("vatoken tables are missing in this database"),
-				 errhint("Run CREATE EXTENSION vatoken in this database.")));
+		return true;			/* the statement will say what is missing */
 	LockRelationOid(usage, AccessShareLock);
 	return get_attnum(usage, "last_used_at") == InvalidAttrNumber;
 }
