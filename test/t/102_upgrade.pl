@@ -124,6 +124,18 @@ if (@old)
 		$node->safe_psql('postgres', qq{CREATE DATABASE "$db"});
 		$node->safe_psql($db, "CREATE EXTENSION vatoken VERSION '$v'");
 		my $list = fill($db);
+		if ($v eq '1.0')
+		{
+			# 1.1 moves a token's last use to its latest usage row; a token
+			# whose usage rows were deleted by hand keeps it too.
+			$node->safe_psql($db,
+				"DELETE FROM vatoken.usage WHERE token_id = (SELECT token_id FROM upgrade_tokens WHERE g = 3)");
+			$list = $node->safe_psql($db,
+				"SELECT token_id, name, created_at, last_used_at, calls_today, calls_this_week, "
+				. "calls_this_month, calls_last_month FROM vatoken_list('upgrade-owner')");
+			like($list, qr/\|token 3\|[^|]+\|[^|]+\|0\|0\|0\|0$/m,
+				'1.0: a token with its usage rows deleted still has a last use');
+		}
 		$node->safe_psql($db, 'ALTER EXTENSION vatoken UPDATE');
 		is(describe($db), $fresh, "$v updated to $default has exactly the objects of a fresh install");
 		check_data($db, $list, "$v updated to $default");
