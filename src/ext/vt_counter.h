@@ -32,10 +32,11 @@ typedef enum vt_usage_column
 extern bool vt_counter_in_shmem(void);
 
 /*
- * Count one valid call of token_id, a row of the tokens table relid, made
- * now: the local day and last_used_at come from one clock reading.  In
- * transactional mode the caller must have locked the token row
- * (vt_store_lookup_locked) in this transaction.
+ * Count one valid call of token_id made now: the local day and last_used_at
+ * come from one clock reading.  relid, the OID of the tokens table, is part
+ * of the shared counters' key (vt_lookup_token returns it); the
+ * transactional counter does not use it, and there the caller must have
+ * locked the token row (vt_store_lookup_locked) in this transaction.
  */
 extern void vt_counter_count(Oid relid, int64 token_id);
 

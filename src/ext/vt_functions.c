@@ -125,11 +125,10 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		else
 		{
 			/* Transactional: lock the row so the usage row can reference it. */
-			relid = vt_tokens_relid(NULL);
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
-				vt_counter_count(relid, row.token_id);
+				vt_counter_count(InvalidOid, row.token_id);
 			vt_store_disconnect();
 		}
 
