@@ -248,6 +248,24 @@ vt_raise_last_used(vt_counter_entry *entry, TimestampTz ts)
 	}
 }
 
+/*
+ * Calls of a counter not yet written by a committed flush.  "flushed" is
+ * read first: "calls" only grows, so the difference is never negative even
+ * while a validation or a flush runs concurrently.
+ */
+static uint64
+vt_entry_pending(vt_counter_entry *entry, uint64 *calls_total)
+{
+	uint64		flushed = pg_atomic_read_u64(&entry->flushed);
+	uint64		calls;
+
+	pg_read_barrier();
+	calls = pg_atomic_read_u64(&entry->calls);
+	if (calls_total)
+		*calls_total = calls;
+	return calls - flushed;
+}
+
 bool
 vt_shmem_count(Oid relid, int64 token_id, vt_day day, TimestampTz now)
 {
@@ -306,23 +324,20 @@ vt_shmem_collect(Oid dbid, Oid relid, int *n)
 	hash_seq_init(&status, vt_counters);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		uint64		flushed;
-		uint64		calls;
+		uint64		calls_total;
+		uint64		pending;
 
 		if (entry->key.dbid != dbid ||
 			(OidIsValid(relid) && entry->key.relid != relid))
 			continue;
-		/* Read flushed first: calls only grows, so calls >= flushed. */
-		flushed = pg_atomic_read_u64(&entry->flushed);
-		pg_read_barrier();
-		calls = pg_atomic_read_u64(&entry->calls);
-		if (calls == flushed)
+		pending = vt_entry_pending(entry, &calls_total);
+		if (pending == 0)
 			continue;
 		result[count].relid = entry->key.relid;
 		result[count].token_id = entry->key.token_id;
 		result[count].day = entry->key.day;
-		result[count].calls = calls - flushed;
-		result[count].calls_total = calls;
+		result[count].calls = pending;
+		result[count].calls_total = calls_total;
 		result[count].last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
 		count++;
 	}
@@ -411,8 +426,7 @@ vt_shmem_flush_cleanup(Oid dbid, Oid live_relid)
 	{
 		if (entry->key.dbid != dbid)
 			continue;
-		if (entry->key.relid != live_relid ||
-			pg_atomic_read_u64(&entry->calls) == pg_atomic_read_u64(&entry->flushed))
+		if (entry->key.relid != live_relid || vt_entry_pending(entry, NULL) == 0)
 			hash_search(vt_counters, &entry->key, HASH_REMOVE, NULL);
 	}
 	LWLockRelease(vt_state->lock);
@@ -433,7 +447,7 @@ vt_shmem_pending_databases(int *n)
 	{
 		bool		seen = false;
 
-		if (pg_atomic_read_u64(&entry->calls) == pg_atomic_read_u64(&entry->flushed))
+		if (vt_entry_pending(entry, NULL) == 0)
 			continue;
 		for (int i = 0; i < count && !seen; i++)
 			seen = (dbs[i] == entry->key.dbid);
@@ -587,13 +601,11 @@ vt_shmem_shutdown(int code, Datum arg)
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		vt_saved_counter saved;
-		uint64		calls = pg_atomic_read_u64(&entry->calls);
-		uint64		flushed = pg_atomic_read_u64(&entry->flushed);
 
-		if (calls == flushed)
+		saved.calls = vt_entry_pending(entry, NULL);
+		if (saved.calls == 0)
 			continue;
 		saved.key = entry->key;
-		saved.calls = calls - flushed;
 		saved.last_used = (int64) pg_atomic_read_u64(&entry->last_used);
 		if (fwrite(&saved, sizeof(saved), 1, file) != 1)
 		{
