@@ -50,34 +50,46 @@ vt_tokens_invalidate(Datum arg, Oid relid)
 		tokens_cache_valid = false;
 }
 
+/*
+ * Fill the cache from the catalogs; false if there is no vatoken.tokens.
+ * (The index OID is InvalidOid if the index alone is missing.)
+ */
+static bool
+vt_tokens_cache_fill(void)
+{
+	Oid			nspid;
+
+	if (!tokens_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(vt_tokens_invalidate, (Datum) 0);
+		tokens_callback_registered = true;
+	}
+	nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
+	if (!OidIsValid(nspid))
+		return false;
+	tokens_relid_cache = get_relname_relid("tokens", nspid);
+	tokens_indexid_cache = get_relname_relid("tokens_token_hash_key", nspid);
+	tokens_cache_valid = OidIsValid(tokens_relid_cache);
+	return tokens_cache_valid;
+}
+
+Oid
+vt_find_tokens_relid(void)
+{
+	if (!tokens_cache_valid && !vt_tokens_cache_fill())
+		return InvalidOid;
+	return tokens_relid_cache;
+}
+
 Oid
 vt_tokens_relid(Oid *indexid)
 {
-	if (!tokens_cache_valid)
-	{
-		Oid			nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
-		Oid			relid = InvalidOid;
-		Oid			index = InvalidOid;
-
-		if (!tokens_callback_registered)
-		{
-			CacheRegisterRelcacheCallback(vt_tokens_invalidate, (Datum) 0);
-			tokens_callback_registered = true;
-		}
-		if (OidIsValid(nspid))
-		{
-			relid = get_relname_relid("tokens", nspid);
-			index = get_relname_relid("tokens_token_hash_key", nspid);
-		}
-		if (!OidIsValid(relid) || !OidIsValid(index))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("vatoken tables are missing in this database"),
-					 errhint("Run CREATE EXTENSION vatoken in this database.")));
-		tokens_relid_cache = relid;
-		tokens_indexid_cache = index;
-		tokens_cache_valid = true;
-	}
+	if ((!tokens_cache_valid && !vt_tokens_cache_fill()) ||
+		(indexid && !OidIsValid(tokens_indexid_cache)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("vatoken tables are missing in this database"),
+				 errhint("Run CREATE EXTENSION vatoken in this database.")));
 	if (indexid)
 		*indexid = tokens_indexid_cache;
 	return tokens_relid_cache;

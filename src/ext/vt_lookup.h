@@ -7,8 +7,14 @@
 
 #include "vt_store.h"
 
-/* OID of vatoken.tokens (and of its hash index, if indexid is not NULL). */
+/*
+ * OID of vatoken.tokens (and of its hash index, if indexid is not NULL);
+ * an error if this database does not have the extension.
+ */
 extern Oid	vt_tokens_relid(Oid *indexid);
+
+/* The same, or InvalidOid if this database does not have the extension. */
+extern Oid	vt_find_tokens_relid(void);
 
 /*
  * Find the live token with this hash.  Sets *tokens_relid to the OID of

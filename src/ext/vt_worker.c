@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
@@ -30,16 +29,13 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
-#include "tcop/tcopprot.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "executor/spi.h"
 
 #include "vatoken.h"
+#include "vt_lookup.h"
 #include "vt_shmem.h"
 #include "vt_store.h"
 #include "vt_worker.h"
@@ -233,16 +229,13 @@ vt_flush_database(void)
 	int			n;
 	vt_usage_delta *deltas;
 	int			ndeltas = 0;
-	Oid			relid = InvalidOid;
-	Oid			nspid;
+	Oid			relid;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "vatoken: flushing usage counters");
 
-	nspid = get_namespace_oid(VT_DATA_SCHEMA, true);
-	if (OidIsValid(nspid))
-		relid = get_relname_relid("tokens", nspid);
+	relid = vt_find_tokens_relid();
 
 	items = vt_shmem_collect(MyDatabaseId, InvalidOid, &n);
 	if (!OidIsValid(relid) || n == 0)
