@@ -8,10 +8,10 @@
 #   make bench      the side-by-side benchmark (bench/)
 
 EXTENSION   = vatoken
-EXTVERSION  = 1.0
 MODULE_big  = vatoken
 
 CORE_SRCS   = $(wildcard src/core/*.c)
+CORE_HDRS   = $(wildcard src/core/*.h)
 EXT_SRCS    = $(wildcard src/ext/*.c)
 OBJS        = $(CORE_SRCS:.c=.o) $(EXT_SRCS:.c=.o)
 DATA        = $(wildcard sql/vatoken--*.sql)
@@ -36,7 +36,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: rebuild every object when a header changes.
-$(OBJS): $(wildcard src/core/*.h src/ext/*.h)
+$(OBJS): $(CORE_HDRS) $(wildcard src/ext/*.h)
 
 # The PAM module (src/pam), the core's sanitizer and fuzzing targets, and the
 # hardening checks (isolation specs, upgrade and security TAP tests, soak).
@@ -54,7 +54,7 @@ CHECK_CFLAGS = -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
                $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)
 
-test/check_core: test/check_core.c $(CORE_SRCS) $(wildcard src/core/*.h)
+test/check_core: test/check_core.c $(CORE_SRCS) $(CORE_HDRS)
 	$(CC) $(CHECK_CFLAGS) -o $@ test/check_core.c $(CORE_SRCS) $(CHECK_LIBS)
 
 check-unit: test/check_core
@@ -75,7 +75,4 @@ test:
 
 # The side-by-side benchmark (not part of `make test`): bench/run.sh.
 bench:
-	bash scripts/deps.sh build
-	$(MAKE) -s
-	$(if $(filter 0,$(shell id -u)),,sudo) $(MAKE) -s install
-	bash scripts/as-test-user.sh bash bench/run.sh
+	bash scripts/install-and-run.sh build bash bench/run.sh

@@ -1,5 +1,6 @@
 # mk/fuzz.mk: sanitizer build of the unit tests, and libFuzzer targets for the
-# pure core (src/core).  Included from the top-level Makefile, after PGXS.
+# pure core (src/core).  Included from the top-level Makefile, after PGXS and
+# after CORE_SRCS/CORE_HDRS are defined.
 #
 #   make check-sanitize       test/check_core built with gcc's ASan + UBSan, run
 #   make fuzz                 build each target in test/fuzz/ and run it for
@@ -22,8 +23,6 @@ FUZZ_DIR      = test/fuzz
 FUZZ_BUILD    = $(FUZZ_DIR)/build
 FUZZ_TARGETS  = fuzz_token fuzz_period
 FUZZ_BINS     = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
-FUZZ_CORE_SRCS = $(wildcard src/core/*.c)
-FUZZ_CORE_HDRS = $(wildcard src/core/*.h)
 
 FUZZ_CFLAGS   = -std=c11 -Wall -Wextra -Werror -g -O1 -Isrc/core \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -38,9 +37,9 @@ EXTRA_CLEAN += $(FUZZ_BUILD)
 
 .PHONY: fuzz fuzz-ci fuzz-build check-sanitize clean-fuzz
 
-$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_DIR)/%.c $(FUZZ_CORE_SRCS) $(FUZZ_CORE_HDRS)
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_DIR)/%.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRCS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -69,13 +68,13 @@ fuzz: $(FUZZ_BINS)
 fuzz-ci: $(FUZZ_BINS)
 	$(call fuzz_run,15)
 
-# The unit tests under ASan + UBSan.  Check forks a child per test by default,
+# The unit tests under ASan + UBSan, with the Makefile's CORE_SRCS,
+# CHECK_CFLAGS and CHECK_LIBS (expanded when the recipe runs).  Check forks a child per test by default,
 # which hides leaks and some reports from ASan: run them in-process.
-$(FUZZ_BUILD)/check_core_sanitize: test/check_core.c $(FUZZ_CORE_SRCS) $(FUZZ_CORE_HDRS)
+$(FUZZ_BUILD)/check_core_sanitize: test/check_core.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(FUZZ_BUILD)
-	$(SANITIZE_CC) -std=c11 -Wall -Wextra -Werror -pedantic -g -O1 -Isrc/core \
-		$(SANITIZE_FLAGS) $$(pkg-config --cflags check) \
-		-o $@ test/check_core.c $(FUZZ_CORE_SRCS) $$(pkg-config --libs check)
+	$(SANITIZE_CC) $(CHECK_CFLAGS) $(SANITIZE_FLAGS) \
+		-o $@ test/check_core.c $(CORE_SRCS) $(CHECK_LIBS)
 
 check-sanitize: $(FUZZ_BUILD)/check_core_sanitize
 	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

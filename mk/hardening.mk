@@ -16,12 +16,11 @@
 #
 # Every target starts and stops its own servers and expects the extension to
 # be installed (make && sudo make install).  PostgreSQL refuses to run as
-# root, so as root each target copies what it needs to a directory under
-# /tmp, owned by VATOKEN_TEST_USER (default postgres), and runs there as that
-# user; as an ordinary user it runs in place.  `make test` runs the isolation
-# specs and the TAP tests (101_security, 102_upgrade) through test/suites.sh.
-
-HARDENING_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+# root, so as root each target runs from a copy of the tree under /tmp, owned
+# by VATOKEN_TEST_USER (default postgres), as that user
+# (scripts/as-test-user.sh); as an ordinary user it runs in place.
+# `make test` runs the isolation specs and the TAP tests (101_security,
+# 102_upgrade) through test/suites.sh.
 
 ISOLATION_CONFIG ?= test/isolation/isolation.conf
 SOAK_SECONDS     ?= 180
@@ -33,36 +32,22 @@ VATOKEN_TEST_USER ?= postgres
 HARDENING_PG_PERL = $(shell $(PG_CONFIG) --pkglibdir)/pgxs/src/test/perl
 HARDENING_PG_REGRESS = $(shell $(PG_CONFIG) --pkglibdir)/pgxs/src/test/regress/pg_regress
 
-# What the TAP tests need from the tree.
-HARDENING_TAP_FILES = test/t vatoken.control sql test/upgrade
-
 # Everything these targets write goes under /tmp (or tmp_check/, which the
 # Makefile already cleans, for TAP tests run in place).
 
 .PHONY: check-isolation check-upgrade check-security soak
 
-# $(call hardening_run,PATHS,COMMAND): run COMMAND at the root of the tree, as
-# root from a copy of PATHS owned by $(VATOKEN_TEST_USER).
-define hardening_run
-	@if [ "$$(id -u)" -ne 0 ]; then \
-		$(2); \
-	else \
-		copy=$$(mktemp -d /tmp/vatoken-hardening.XXXXXX) && chmod 755 "$$copy" && \
-		tar -cf - $(1) | tar -C "$$copy" -xf - && \
-		chown -R $(VATOKEN_TEST_USER) "$$copy" && \
-		( cd "$$copy" && runuser -u $(VATOKEN_TEST_USER) -- env HOME="$$copy" $(2) ); \
-		rc=$$?; rm -rf "$$copy"; exit $$rc; \
-	fi
-endef
+# $(call hardening_run,COMMAND): run COMMAND at the root of the tree through
+# scripts/as-test-user.sh (in place, or as root from a copy owned by
+# $(VATOKEN_TEST_USER)).
+hardening_run = @VATOKEN_TEST_USER=$(VATOKEN_TEST_USER) bash scripts/as-test-user.sh $(1)
 
 check-isolation:
-	$(call hardening_run,test/isolation $(filter-out test/isolation/%,$(ISOLATION_CONFIG)),\
-		env ISOLATION_CONFIG=$(ISOLATION_CONFIG) bash test/isolation/run.sh)
+	$(call hardening_run,env ISOLATION_CONFIG=$(ISOLATION_CONFIG) bash test/isolation/run.sh)
 
 # $(call hardening_prove,TEST FILES)
 define hardening_prove
-	$(call hardening_run,$(HARDENING_TAP_FILES),\
-		env PERL5LIB=$(HARDENING_PG_PERL) PG_REGRESS=$(HARDENING_PG_REGRESS) \
+	$(call hardening_run,env PERL5LIB=$(HARDENING_PG_PERL) PG_REGRESS=$(HARDENING_PG_REGRESS) \
 		PATH=$(shell $(PG_CONFIG) --bindir):$$PATH \
 		prove --timer $(1))
 endef
@@ -74,8 +59,6 @@ check-security:
 	$(call hardening_prove,test/t/101_security.pl)
 
 soak:
-	$(call hardening_run,bench/soak scripts/cluster.sh $(SOAK_CONFIG),\
-		env SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
+	$(call hardening_run,env SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
 		SOAK_THREADS=$(SOAK_THREADS) SOAK_CONFIG=$(SOAK_CONFIG) bash bench/soak/run.sh)
 
-.DEFAULT_GOAL := $(HARDENING_SAVED_DEFAULT_GOAL)

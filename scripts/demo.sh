@@ -6,11 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh build
-
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-make -s
-"${SUDO[@]}" make -s install
-
-exec bash scripts/as-test-user.sh bash scripts/demo-walkthrough.sh
+exec bash scripts/install-and-run.sh build bash scripts/demo-walkthrough.sh

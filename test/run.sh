@@ -7,12 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh test
-
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-
-make -s
-"${SUDO[@]}" make -s install
-
-exec bash scripts/as-test-user.sh bash test/suites.sh "$@"
+exec bash scripts/install-and-run.sh test bash test/suites.sh "$@"
