@@ -36,7 +36,7 @@ vt_cluster_start \
     "log_min_messages = warning" \
     "vatoken.max_counters = $counters"
 
-psql_db() { psql "host=$VT_HOST port=$VT_PORT user=postgres dbname=$1" -X -q -v ON_ERROR_STOP=1 "${@:2}"; }
+psql_db() { psql "$VT_CONNINFO dbname=$1" -X -q -v ON_ERROR_STOP=1 "${@:2}"; }
 
 setup_db() {
     local db=$1 n=$2 start=$SECONDS
@@ -51,7 +51,7 @@ run_case() {
     script=$(mktemp "$VT_DIR/script.XXXXXX")
     echo "$draw" >"$script"
     grep -v '^--' "bench/$query" >>"$script"
-    pgbench "host=$VT_HOST port=$VT_PORT user=postgres dbname=$db" \
+    pgbench "$VT_CONNINFO dbname=$db" \
         -n -M prepared -T "$secs" -c "$clients" -j "$(( clients < 2 ? 1 : 2 ))" -f "$script" 2>&1 \
         | awk '/^tps = / { printf "%.0f\n", $3 }'
 }
@@ -75,9 +75,10 @@ setup_db bench_big "$big"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee "$out/results.md"
 
+# The median of numbers separated by blanks or newlines.
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The cases of one cell run in turn, REPEATS times, and each reports its
 # median: drift of the machine then hits every case alike.
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 run_cell() {
     local db=$1 draw=$2 clients=$3; shift 3
     local q r
@@ -88,7 +89,7 @@ run_cell() {
         done
     done
     for q in "$@"; do
-        echo "${runs[$q]}" | tr ' ' '\n' | grep . | median
+        echo "${runs[$q]}" | median
     done
 }
 
@@ -125,8 +126,8 @@ for clients in 1 16; do
             small+="$(run_case bench_1k b_vatoken.sql '\set i random(1, 1000)' "$clients") "
             large+="$(run_case bench_big b_vatoken.sql "$draw_big" "$clients") "
         done
-        small=$(echo "$small" | tr ' ' '\n' | grep . | median)
-        large=$(echo "$large" | tr ' ' '\n' | grep . | median)
+        small=$(echo "$small" | median)
+        large=$(echo "$large" | median)
         r=$(ratio "$large" "$small")
         echo "| $clients | $label | $small | $large | $r |" | tee -a "$out/results.md"
         awk -v r="$r" 'BEGIN { exit !(r < 0.9) }' && failures=$((failures + 1))
