@@ -46,22 +46,6 @@ vtp_build_options(int timeout, const char *user_options, char *buf, size_t bufle
 	return n >= 0 && (size_t) n < buflen;
 }
 
-/* Copy a (possibly multi-line) libpq message into err as one line. */
-static void
-one_line(char *err, size_t errlen, const char *prefix, const char *msg,
-		 const char *token)
-{
-	char	   *p;
-
-	snprintf(err, errlen, "%s%s", prefix, msg != NULL ? msg : "");
-	for (p = err; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	while (p > err && p[-1] == ' ')
-		*--p = '\0';
-	vtp_redact(err, token);
-}
-
 /*
  * Open the connection.  Returns NULL only when out of memory; otherwise the
  * caller checks PQstatus.  *nomem is set accordingly.
@@ -173,7 +157,7 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	}
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		one_line(err, errlen, "cannot connect: ", PQerrorMessage(conn), token);
+		vtp_error_line(err, errlen, "cannot connect: ", PQerrorMessage(conn), token);
 		PQfinish(conn);
 		r->outcome = VTP_OUT_UNAVAILABLE;
 		return r->outcome;
@@ -190,7 +174,7 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 
 		snprintf(prefix, sizeof(prefix), "query failed (SQLSTATE %s): ",
 				 state != NULL ? state : "none");
-		one_line(err, errlen, prefix, msg != NULL ? msg : PQerrorMessage(conn), token);
+		vtp_error_line(err, errlen, prefix, msg != NULL ? msg : PQerrorMessage(conn), token);
 		PQclear(res);
 		PQfinish(conn);
 		r->outcome = VTP_OUT_UNAVAILABLE;

@@ -4,7 +4,8 @@
  *	  outcome to an exact PAM return code.
  *
  * Owns the table below; a change of policy (which failure is which code)
- * happens here and nowhere else.
+ * happens here and nowhere else.  Also owns the redaction of the token from
+ * server messages before they are logged (vtp_redact, vtp_error_line).
  *
  *	  outcome                          reason            PAM code
  *	  valid, match=any                 accepted          PAM_SUCCESS
@@ -18,6 +19,7 @@
 #include "pam_result.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,4 +241,35 @@ vtp_redact(char *msg, const char *secret)
 		memset(p, '*', n);
 		p += n;
 	}
+}
+
+void
+vtp_error_line(char *err, size_t errlen, const char *prefix, const char *msg,
+			   const char *secret)
+{
+	size_t		len;
+	char	   *line;
+	char	   *p;
+
+	if (errlen == 0)
+		return;
+	if (msg == NULL)
+		msg = "";
+	/* Redact the whole message first: a cut could split the secret. */
+	len = strlen(prefix) + strlen(msg) + 1;
+	line = malloc(len);
+	if (line == NULL)
+	{
+		snprintf(err, errlen, "%s(message withheld: out of memory)", prefix);
+		return;
+	}
+	snprintf(line, len, "%s%s", prefix, msg);
+	vtp_redact(line, secret);
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	while (p > line && p[-1] == ' ')
+		*--p = '\0';
+	snprintf(err, errlen, "%s", line);
+	free(line);
 }

@@ -100,4 +100,13 @@ extern const char *vtp_reason_name(vtp_reason r);
  */
 extern void vtp_redact(char *msg, const char *secret);
 
+/*
+ * Write prefix and a (possibly multi-line) server message into err as one
+ * line, secret redacted, control characters as spaces, trailing spaces
+ * dropped, cut to errlen.  The secret is redacted before the cut, so no
+ * part of it survives.
+ */
+extern void vtp_error_line(char *err, size_t errlen, const char *prefix,
+						   const char *msg, const char *secret);
+
 #endif							/* VTP_PAM_RESULT_H */

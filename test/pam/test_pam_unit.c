@@ -314,6 +314,35 @@ START_TEST(redact_token)
 }
 END_TEST
 
+/*
+ * A server message longer than the log buffer, with the token where the cut
+ * falls: no part of the token may survive (redaction before truncation).
+ */
+START_TEST(error_line_redacts_before_cut)
+{
+	char		msg[512];
+	char		err[256];
+	char		head[21];
+
+	memset(msg, 'x', 200);
+	snprintf(msg + 200, sizeof(msg) - 200, "%s\n\tdetail\x1b", TOKEN);
+	vtp_error_line(err, sizeof(err), "query failed: ", msg, TOKEN);
+	ck_assert_uint_eq(strlen(err), sizeof(err) - 1);
+	memcpy(head, TOKEN, 20);
+	head[20] = '\0';
+	ck_assert_ptr_null(strstr(err, "vat_0"));
+	ck_assert_ptr_null(strstr(err, head + 4));
+	ck_assert_ptr_nonnull(strstr(err, "x******"));
+
+	/* Short: one line, control characters as spaces, trailing ones gone. */
+	vtp_error_line(err, sizeof(err), "cannot connect: ", "could not\nconnect\x1b " TOKEN "\n", TOKEN);
+	ck_assert_str_eq(err, "cannot connect: could not connect  "
+					 "*****************************************************");
+	vtp_error_line(err, sizeof(err), "p: ", NULL, TOKEN);
+	ck_assert_str_eq(err, "p:");
+}
+END_TEST
+
 START_TEST(query_text)
 {
 	char		q[VTP_QUERY_MAX];
@@ -430,6 +459,7 @@ pam_suite(void)
 	suite_add_tcase(s, r);
 
 	ADD_TEST(m, redact_token);
+	ADD_TEST(m, error_line_redacts_before_cut);
 	ADD_TEST(m, query_text);
 	ADD_TEST(m, options_text);
 	ADD_TEST(m, check_unreachable_database);
