@@ -55,26 +55,27 @@ saved_cleanup(pam_handle_t *pamh, void *data, int error_status)
 	}
 }
 
+/*
+ * Leave the outcome of this authentication for acct_mgmt, replacing any
+ * earlier one.  If that fails, at least drop the earlier one, so that
+ * acct_mgmt finds nothing rather than an older success.
+ */
 static int
 save_outcome(pam_handle_t *pamh, int pam_code, const char *user)
 {
 	vtp_saved  *s = malloc(sizeof(*s));
 
-	if (s == NULL)
-		return PAM_BUF_ERR;
-	s->pam_code = pam_code;
-	s->user = strdup(user != NULL ? user : "");
-	if (s->user == NULL)
+	if (s != NULL)
 	{
-		free(s);
-		return PAM_BUF_ERR;
-	}
-	if (pam_set_data(pamh, VTP_DATA_KEY, s, saved_cleanup) != PAM_SUCCESS)
-	{
+		s->pam_code = pam_code;
+		s->user = strdup(user != NULL ? user : "");
+		if (s->user != NULL &&
+			pam_set_data(pamh, VTP_DATA_KEY, s, saved_cleanup) == PAM_SUCCESS)
+			return PAM_SUCCESS;
 		saved_cleanup(pamh, s, 0);
-		return PAM_BUF_ERR;
 	}
-	return PAM_SUCCESS;
+	(void) pam_set_data(pamh, VTP_DATA_KEY, NULL, NULL);
+	return PAM_BUF_ERR;
 }
 
 /* Remove what an earlier authenticate on this handle may have exported. */
@@ -122,11 +123,13 @@ export_result(pam_handle_t *pamh, const vtp_result *r)
 	return rc;
 }
 
-/* The authentication proper, once the arguments are known to be good. */
+/*
+ * The authentication proper, once the arguments are known to be good.  Sets
+ * *user (NULL if PAM could not tell it) for the caller to save the outcome.
+ */
 static int
-authenticate(pam_handle_t *pamh, const vtp_args *args)
+authenticate(pam_handle_t *pamh, const vtp_args *args, const char **user)
 {
-	const char *user = NULL;
 	const char *token = NULL;
 	char		detail[VTP_ERR_MAX] = "";
 	vtp_result	r;
@@ -136,19 +139,19 @@ authenticate(pam_handle_t *pamh, const vtp_args *args)
 
 	unexport(pamh);
 
-	rc = pam_get_user(pamh, &user, NULL);
-	if (rc != PAM_SUCCESS || user == NULL)
+	*user = NULL;
+	rc = pam_get_user(pamh, user, NULL);
+	if (rc != PAM_SUCCESS || *user == NULL)
 	{
 		pam_syslog(pamh, LOG_NOTICE, "cannot determine user: %s", pam_strerror(pamh, rc));
+		*user = NULL;
 		return vtp_map_item_error(rc);
 	}
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &token, NULL);
 	if (rc != PAM_SUCCESS || token == NULL)
 	{
 		vtp_log_debug(pamh, args, "no token obtained");
-		rc = vtp_map_item_error(rc == PAM_SUCCESS ? PAM_AUTH_ERR : rc);
-		(void) save_outcome(pamh, rc, user);
-		return rc;
+		return vtp_map_item_error(rc);
 	}
 
 	vtp_result_init(&r);
@@ -160,21 +163,12 @@ authenticate(pam_handle_t *pamh, const vtp_args *args)
 	}
 	else
 		(void) vtp_check_token(args, token, &r, detail, sizeof(detail));
-	token = NULL;
 
-	v = vtp_decide(&r, args->match, user);
-	vtp_log_verdict(pamh, args, user, &v, &r, detail);
+	v = vtp_decide(&r, args->match, *user);
+	vtp_log_verdict(pamh, args, *user, &v, &r, detail);
 	if (v.pam_code == PAM_SUCCESS)
 		v.pam_code = export_result(pamh, &r);
 	vtp_result_clear(&r);
-
-	rc = save_outcome(pamh, v.pam_code, user);
-	if (rc != PAM_SUCCESS)
-	{
-		/* acct_mgmt could not agree with a success: fail closed. */
-		unexport(pamh);
-		return rc;
-	}
 	return v.pam_code;
 }
 
@@ -195,11 +189,27 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	vtp_args	args;
 	int			rc;
 
+	const char *user;
+	int			saved;
+
 	(void) flags;
 	rc = parse_args(pamh, argc, argv, &args);
 	if (rc != PAM_SUCCESS)
 		return rc;
-	return authenticate(pamh, &args);
+	rc = authenticate(pamh, &args, &user);
+
+	/*
+	 * Every authentication leaves its outcome for acct_mgmt, replacing an
+	 * earlier one on this handle.  acct_mgmt must never agree with a success
+	 * it cannot see: if saving fails after one, fail closed.
+	 */
+	saved = save_outcome(pamh, rc, user);
+	if (saved != PAM_SUCCESS && rc == PAM_SUCCESS)
+	{
+		unexport(pamh);
+		return saved;
+	}
+	return rc;
 }
 
 PAM_EXTERN int

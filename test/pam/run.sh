@@ -354,8 +354,8 @@ c0=$(calls alice "$A_ID")
 run_check env env "${PWRAP_ENV[@]}" VTP_SERVICE=vt-owner VTP_USER=alice VTP_TOKEN="$A_TOK" \
     VTP_TOKEN_ID="$A_ID" VTP_TOKEN_NAME=ci VTP_UNKNOWN_TOKEN="$U_TOK" \
     "$REPO/test/pam/build/test_pam_env"
-# 3 successes, plus the owner-mismatch re-authentication with the same token
-expect_calls "Check environment test" alice "$A_ID" "$c0" 4
+# 4 successes, plus the owner-mismatch re-authentication with the same token
+expect_calls "Check environment test" alice "$A_ID" "$c0" 5
 
 # ---------------------------------------------------------------- nginx
 echo "# nginx + auth_pam + curl"

@@ -176,6 +176,24 @@ START_TEST(acct_refuses_changed_user)
 }
 END_TEST
 
+/*
+ * A later authenticate that cannot even learn the user must not leave an
+ * earlier success on the handle for acct_mgmt to agree with.
+ */
+START_TEST(acct_forgets_success_after_failed_user_lookup)
+{
+	pam_handle_t *pamh = start(token);
+
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_SUCCESS);
+	/* No user, and the conversation answers no username prompt. */
+	ck_assert_int_eq(pam_set_item(pamh, PAM_USER, NULL), PAM_SUCCESS);
+	ck_assert_int_eq(pam_authenticate(pamh, 0), PAM_AUTH_ERR);
+	ck_assert_int_eq(pam_set_item(pamh, PAM_USER, user), PAM_SUCCESS);
+	ck_assert_int_eq(pam_acct_mgmt(pamh, 0), PAM_AUTH_ERR);
+	pam_end(pamh, PAM_AUTH_ERR);
+}
+END_TEST
+
 /* Test names in the order they run, for the per-test report lines. */
 static const char *test_names[16];
 static int	ntest_names;
@@ -223,6 +241,7 @@ main(void)
 	ADD_TEST(tc, malformed_token);
 	ADD_TEST(tc, failed_reauthentication_clears_environment);
 	ADD_TEST(tc, acct_refuses_changed_user);
+	ADD_TEST(tc, acct_forgets_success_after_failed_user_lookup);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
