@@ -48,10 +48,10 @@ vtp_build_options(int timeout, const char *user_options, char *buf, size_t bufle
 
 /*
  * Open the connection.  Returns NULL only when out of memory; otherwise the
- * caller checks PQstatus.  *nomem is set accordingly.
+ * caller checks PQstatus.
  */
 static PGconn *
-connect_db(const vtp_args *args, bool *nomem)
+connect_db(const vtp_args *args)
 {
 	PQconninfoOption *opts;
 	PQconninfoOption *o;
@@ -67,7 +67,6 @@ connect_db(const vtp_args *args, bool *nomem)
 	bool		have_timeout = false;
 	PGconn	   *conn = NULL;
 
-	*nomem = true;
 	/* Already validated by vtp_args_parse, so NULL here means no memory. */
 	opts = PQconninfoParse(args->conninfo != NULL ? args->conninfo : "", &pqerr);
 	if (opts == NULL)
@@ -120,7 +119,6 @@ connect_db(const vtp_args *args, bool *nomem)
 	values[k] = NULL;
 
 	conn = PQconnectdbParams(keywords, values, 0);
-	*nomem = (conn == NULL);
 
 done:
 	free(options_buf);
@@ -139,7 +137,6 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	const char *row[VTP_RESULT_COLUMNS] = {NULL};
 	PGconn	   *conn;
 	PGresult   *res;
-	bool		nomem;
 	int			nfields;
 	int			ntuples;
 	int			i;
@@ -148,11 +145,11 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	if (errlen > 0)
 		err[0] = '\0';
 
-	conn = connect_db(args, &nomem);
+	conn = connect_db(args);
 	if (conn == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
-		r->outcome = nomem ? VTP_OUT_NOMEM : VTP_OUT_UNAVAILABLE;
+		r->outcome = VTP_OUT_NOMEM;
 		return r->outcome;
 	}
 	if (PQstatus(conn) != CONNECTION_OK)

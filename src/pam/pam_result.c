@@ -179,29 +179,6 @@ vtp_map_item_error(int rc)
 }
 
 const char *
-vtp_outcome_name(vtp_outcome o)
-{
-	switch (o)
-	{
-		case VTP_OUT_VALID:
-			return "valid";
-		case VTP_OUT_MALFORMED_LOCAL:
-			return "malformed (local check)";
-		case VTP_OUT_MALFORMED:
-			return "malformed";
-		case VTP_OUT_UNKNOWN:
-			return "unknown";
-		case VTP_OUT_REJECTED:
-			return "rejected";
-		case VTP_OUT_UNAVAILABLE:
-			return "unavailable";
-		case VTP_OUT_NOMEM:
-			return "out of memory";
-	}
-	return "?";
-}
-
-const char *
 vtp_reason_name(vtp_reason r)
 {
 	switch (r)

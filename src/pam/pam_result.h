@@ -89,8 +89,7 @@ extern int	vtp_acct_decide(bool have_auth, int auth_code,
  */
 extern int	vtp_map_item_error(int rc);
 
-/* Short static names, for logs and tests. */
-extern const char *vtp_outcome_name(vtp_outcome o);
+/* Short static name of a reason, for logs and tests. */
 extern const char *vtp_reason_name(vtp_reason r);
 
 /*
