@@ -21,8 +21,10 @@ PAM_CORE_DIR := src/core
 PAM_TEST_DIR := test/pam
 PAM_SO := $(PAM_SRC_DIR)/pam_vatoken.so
 
-PAM_MODULE_SRCS := $(PAM_SRC_DIR)/pam_vatoken.c $(PAM_SRC_DIR)/pam_args.c \
-	$(PAM_SRC_DIR)/pam_check.c $(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
+# Everything but the PAM entry points (pam_vatoken.c): what the unit tests link.
+PAM_LIB_SRCS := $(PAM_SRC_DIR)/pam_args.c $(PAM_SRC_DIR)/pam_check.c \
+	$(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
+PAM_MODULE_SRCS := $(PAM_SRC_DIR)/pam_vatoken.c $(PAM_LIB_SRCS)
 PAM_CORE_SRCS := $(PAM_CORE_DIR)/vt_token.c $(PAM_CORE_DIR)/vt_base62.c \
 	$(PAM_CORE_DIR)/vt_crc32.c
 PAM_HDRS := $(wildcard $(PAM_SRC_DIR)/*.h) $(PAM_CORE_DIR)/vt_token.h \
@@ -76,15 +78,14 @@ pam-test-bins: $(PAM_TEST_BINS)
 $(PAM_TEST_BUILD):
 	mkdir -p $@
 
-$(PAM_TEST_BUILD)/test_pam_unit: $(PAM_TEST_DIR)/test_pam_unit.c $(PAM_MODULE_SRCS) \
-		$(PAM_CORE_SRCS) $(PAM_HDRS) | $(PAM_TEST_BUILD)
+$(PAM_TEST_BUILD)/test_pam_unit: $(PAM_TEST_DIR)/test_pam_unit.c $(PAM_LIB_SRCS) \
+		$(PAM_CORE_SRCS) $(PAM_HDRS) $(PAM_TEST_DIR)/check_report.h | $(PAM_TEST_BUILD)
 	$(PAM_CC) $(PAM_TEST_CFLAGS) -o $@ $< \
-		$(PAM_SRC_DIR)/pam_args.c $(PAM_SRC_DIR)/pam_result.c \
-		$(PAM_SRC_DIR)/pam_log.c $(PAM_SRC_DIR)/pam_check.c \
-		$(PAM_CORE_SRCS) $(PAM_CHECK_LIBS) $(PAM_LIBS)
+		$(PAM_LIB_SRCS) $(PAM_CORE_SRCS) $(PAM_CHECK_LIBS) $(PAM_LIBS)
 
 # In-process PAM application for the integration tests (run under pam_wrapper).
-$(PAM_TEST_BUILD)/test_pam_env: $(PAM_TEST_DIR)/test_pam_env.c | $(PAM_TEST_BUILD)
+$(PAM_TEST_BUILD)/test_pam_env: $(PAM_TEST_DIR)/test_pam_env.c \
+		$(PAM_TEST_DIR)/check_report.h | $(PAM_TEST_BUILD)
 	$(PAM_CC) $(PAM_TEST_CFLAGS) -o $@ $< $(PAM_CHECK_LIBS) -lpam
 
 # Prints a random, well-formed token that no database has issued.

@@ -20,6 +20,8 @@
 
 #include <security/pam_appl.h>
 
+#include "check_report.h"
+
 static const char *service;
 static const char *user;
 static const char *token;
@@ -194,16 +196,6 @@ START_TEST(acct_forgets_success_after_failed_user_lookup)
 }
 END_TEST
 
-/* Test names in the order they run, for the per-test report lines. */
-static const char *test_names[16];
-static int	ntest_names;
-
-#define ADD_TEST(tc, fn) \
-	do { \
-		tcase_add_test(tc, fn); \
-		test_names[ntest_names++] = #fn; \
-	} while (0)
-
 static const char *
 need(const char *name)
 {
@@ -223,9 +215,7 @@ main(void)
 	Suite	   *s = suite_create("pam_vatoken_env");
 	TCase	   *tc = tcase_create("env");
 	SRunner    *sr;
-	TestResult **results;
 	int			failed;
-	int			i;
 
 	service = need("VTP_SERVICE");
 	user = need("VTP_USER");
@@ -247,12 +237,7 @@ main(void)
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_SILENT);
-	results = srunner_results(sr);
-	for (i = 0; i < srunner_ntests_run(sr); i++)
-		printf("%s %s:%s\n", tr_rtype(results[i]) == CK_PASS ? "PASS" : "FAIL",
-			   tr_tcname(results[i]), i < ntest_names ? test_names[i] : "?");
-	free(results);
-	srunner_print(sr, CK_NORMAL);
+	check_report(sr);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

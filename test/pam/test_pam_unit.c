@@ -18,6 +18,8 @@
 #include "pam_log.h"
 #include "pam_result.h"
 
+#include "check_report.h"
+
 #define TOKEN "vat_0123456789abcdefghijABCDEFGHIJ0123456789abcDEFxyz"
 
 static vtp_args args;
@@ -420,16 +422,6 @@ START_TEST(log_lines)
 }
 END_TEST
 
-/* Test names in the order they run, for the per-test report lines. */
-static const char *test_names[64];
-static int	ntest_names;
-
-#define ADD_TEST(tc, fn) \
-	do { \
-		tcase_add_test(tc, fn); \
-		test_names[ntest_names++] = #fn; \
-	} while (0)
-
 static Suite *
 pam_suite(void)
 {
@@ -468,24 +460,6 @@ pam_suite(void)
 	return s;
 }
 
-/*
- * Print one line per test, then Check's standard summary line last
- * ("100%: Checks: N, Failures: 0, Errors: 0"), which run.sh reads.
- */
-static void
-report(SRunner *sr)
-{
-	TestResult **results = srunner_results(sr);
-	int			n = srunner_ntests_run(sr);
-	int			i;
-
-	for (i = 0; i < n; i++)
-		printf("%s %s:%s\n", tr_rtype(results[i]) == CK_PASS ? "PASS" : "FAIL",
-			   tr_tcname(results[i]), i < ntest_names ? test_names[i] : "?");
-	free(results);
-	srunner_print(sr, CK_NORMAL);
-}
-
 int
 main(void)
 {
@@ -493,7 +467,7 @@ main(void)
 	int			failed;
 
 	srunner_run_all(sr, CK_SILENT);
-	report(sr);
+	check_report(sr);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
