@@ -32,9 +32,10 @@ PAM_HDRS := $(wildcard $(PAM_SRC_DIR)/*.h) $(PAM_CORE_DIR)/vt_token.h \
 
 PAM_PQ_INCLUDEDIR := $(shell $(PG_CONFIG) --includedir 2>/dev/null)
 PAM_CFLAGS ?= -O2 -g
-PAM_ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -fPIC \
-	$(PAM_CFLAGS) \
+# The module and its tests are compiled alike; the module also with -fPIC.
+PAM_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror $(PAM_CFLAGS) \
 	-I$(PAM_SRC_DIR) -I$(PAM_CORE_DIR) $(if $(PAM_PQ_INCLUDEDIR),-I$(PAM_PQ_INCLUDEDIR))
+PAM_ALL_CFLAGS := $(PAM_BASE_CFLAGS) -fPIC
 PAM_LDFLAGS ?=
 PAM_SO_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,relro -Wl,-z,now \
 	-Wl,--version-script=$(PAM_SRC_DIR)/pam_vatoken.map $(PAM_LDFLAGS)
@@ -50,9 +51,7 @@ PAM_MODULE_DIR ?= $(PAM_LIBDIR)/security
 # Check unit tests and integration helpers.
 PAM_CHECK_CFLAGS := $(shell $(PAM_PKG_CONFIG) --cflags check 2>/dev/null)
 PAM_CHECK_LIBS := $(shell $(PAM_PKG_CONFIG) --libs check 2>/dev/null)
-PAM_TEST_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror $(PAM_CFLAGS) \
-	-I$(PAM_SRC_DIR) -I$(PAM_CORE_DIR) $(if $(PAM_PQ_INCLUDEDIR),-I$(PAM_PQ_INCLUDEDIR)) \
-	$(PAM_CHECK_CFLAGS)
+PAM_TEST_CFLAGS := $(PAM_BASE_CFLAGS) $(PAM_CHECK_CFLAGS)
 PAM_TEST_BUILD := $(PAM_TEST_DIR)/build
 PAM_TEST_BINS := $(PAM_TEST_BUILD)/test_pam_unit $(PAM_TEST_BUILD)/test_pam_env \
 	$(PAM_TEST_BUILD)/vt_mktoken
