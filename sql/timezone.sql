@@ -1,18 +1,35 @@
--- Usage is counted per calendar day in vatoken.timezone.
+-- Usage is counted per calendar day in vatoken.timezone, which comes from the
+-- server's or the database's settings, never from a session.
 SHOW vatoken.timezone;
 SELECT token AS tz_tok, token_id AS tz_id FROM vatoken_create('tz-owner', 'Zones') \gset
+SELECT current_database() AS db \gset
 
 -- Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart, so their
 -- dates always differ: a call counted "today" in one is not today in the other.
-SET vatoken.timezone = 'Pacific/Kiritimati';
+ALTER DATABASE :"db" SET vatoken.timezone = 'Pacific/Kiritimati';
+\c
+SHOW vatoken.timezone;
 SELECT valid FROM vatoken_validate(:'tz_tok');
 SELECT calls_today FROM vatoken_usage('tz-owner', :tz_id);
-SET vatoken.timezone = 'Pacific/Pago_Pago';
+ALTER DATABASE :"db" SET vatoken.timezone = 'Pacific/Pago_Pago';
+\c
 SELECT calls_today FROM vatoken_usage('tz-owner', :tz_id);
-RESET vatoken.timezone;
+ALTER DATABASE :"db" RESET vatoken.timezone;
+\c
+SHOW vatoken.timezone;
 
--- Unknown zones are refused; only superusers may change the setting.
-SELECT vt_try($$SET vatoken.timezone = 'Mars/Olympus_Mons'$$) AS unknown_zone;
+-- A session cannot move the day its calls count under: SET, SET LOCAL and a
+-- function's SET clause are refused, even for a superuser.  (Once the
+-- library is loaded: before, SET only sets a placeholder, which the library
+-- refuses in the same way when it loads.)
+SELECT count(*) FROM vatoken_list('nobody');
+SELECT vt_try($$SET vatoken.timezone = 'Pacific/Kiritimati'$$) AS session_set;
+SELECT vt_try($$SET LOCAL vatoken.timezone = 'Pacific/Kiritimati'$$) AS session_set_local;
+SELECT vt_try($f$CREATE FUNCTION tz_in_kiritimati() RETURNS text LANGUAGE sql
+    SET vatoken.timezone = 'Pacific/Kiritimati' AS $$ SELECT 'ran' $$$f$) AS function_set;
+SHOW vatoken.timezone;
+
+-- Only superusers may change the setting.
 CREATE ROLE vt_tz_user;
 GRANT EXECUTE ON FUNCTION vt_try(text) TO vt_tz_user;
 SET ROLE vt_tz_user;

@@ -12,7 +12,7 @@
 #include "utils/guc.h"
 
 #include "vatoken.h"
-#include "vt_shmem.h"
+#include "vt_counters.h"
 #include "vt_worker.h"
 
 PG_MODULE_MAGIC;
@@ -39,13 +39,22 @@ _PG_init(void)
 	{
 		DefineCustomIntVariable("vatoken.max_counters",
 								"Number of (token, day) usage counters kept in shared memory.",
-								"When all are in use, further calls are written through to the tables.",
+								"The counter table starts with room for this many and grows past it; "
+								"past it the workers are asked to flush at once.",
 								&vt_max_counters,
 								10000, 1, INT_MAX / 2,
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
-		vt_shmem_install_hooks();
+		DefineCustomIntVariable("vatoken.max_flush_workers",
+								"Maximum number of flush workers running at the same time.",
+								"Each serves one database; databases take turns when more are busy.",
+								&vt_max_flush_workers,
+								2, 1, 64,
+								PGC_SIGHUP,
+								0,
+								NULL, NULL, NULL);
+		vt_counters_install_hooks();
 		vt_register_launcher();
 		vt_install_drop_hook();
 	}

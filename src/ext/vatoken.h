@@ -12,18 +12,48 @@
 #include "postgres.h"
 
 #include "common/sha2.h"
+#include "datatype/timestamp.h"
 #include "utils/date.h"
 
 #include "vt_period.h"
-
-/* Schema that holds the extension's tables (created by the install script). */
-#define VT_DATA_SCHEMA		"vatoken"
 
 #define VT_HASH_LEN			PG_SHA256_DIGEST_LENGTH
 
 /* Days between the core's epoch (1970-01-01) and PostgreSQL's (2000-01-01). */
 #define VT_DAY_FROM_DATEADT(d)	((vt_day) ((d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
 #define VT_DATEADT_FROM_DAY(d)	((DateADT) ((d) - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
+
+/* A token's row as validate returns it. */
+typedef struct vt_token_row
+{
+	int64		token_id;
+	text	   *owner;			/* palloc'd in the caller's memory context */
+	text	   *name;
+} vt_token_row;
+
+/*
+ * The identity of a counted token: the OID of its database's vatoken.tokens,
+ * its id, and a tag taken from its hash.  An id can be reused (TRUNCATE ...
+ * RESTART IDENTITY, a sequence restarted, the extension re-created); the tag
+ * of a new token is a different one, so its counts never mix with the old.
+ */
+typedef struct vt_token_ident
+{
+	Oid			relid;
+	int64		token_id;
+	uint64		tag;
+} vt_token_ident;
+
+/* Pending (counted but not yet flushed) calls of one token on one day. */
+typedef struct vt_pending
+{
+	vt_token_ident token;
+	vt_day		day;
+	uint64		calls;			/* not yet in vatoken.usage */
+	uint64		calls_total;	/* the counter's total when collected */
+	TimestampTz last_used;
+	bool		resolved;		/* flush: written, or its token is gone */
+} vt_pending;
 
 /* vt_clock.c: the vatoken.timezone setting and "today" in it */
 extern char *vt_timezone_name;

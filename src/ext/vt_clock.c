@@ -4,8 +4,11 @@
  *
  * Usage is counted per local day in this time zone, and the periods that
  * vatoken_list reports (today, this week, ...) are calendar periods in it.
- * The setting is superuser-only so that every session of a database counts
- * into the same days; set it per database with ALTER DATABASE.
+ * Every session of a database must count into the same days, whatever it
+ * sets: the setting is superuser-only and can only come from the server's
+ * configuration, a database's or a role's stored settings (ALTER DATABASE
+ * ... SET is the way to give a database its own zone); SET, SET LOCAL, a
+ * function's SET clause and a client's startup options are refused.
  */
 #include "postgres.h"
 
@@ -31,7 +34,16 @@ static vt_day vt_today_cached;
 static bool
 vt_timezone_check(char **newval, void **extra, GucSource source)
 {
-	pg_tz	   *tz = pg_tzset(*newval);
+	pg_tz	   *tz;
+
+	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
+	{
+		GUC_check_errdetail("vatoken.timezone cannot be set in a session.");
+		GUC_check_errhint("Set it in postgresql.conf or with ALTER DATABASE ... SET, "
+						  "so that every session counts calls into the same days.");
+		return false;
+	}
+	tz = pg_tzset(*newval);
 
 	if (tz == NULL)
 	{

@@ -1,7 +1,7 @@
 /*
  * vt_counter.c
- *	  Counting of API calls: chooses between the transactional counter and
- *	  the shared-memory counters (see vt_counter.h).
+ *	  Counting of API calls and reading of the counts: chooses between the
+ *	  transactional counter and the shared-memory counters (vt_counter.h).
  */
 #include "postgres.h"
 
@@ -9,107 +9,133 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "vatoken.h"
 #include "vt_counter.h"
-#include "vt_shmem.h"
-#include "vt_store.h"
+#include "vt_counters.h"
 
 bool
 vt_counter_in_shmem(void)
 {
-	return vt_shmem_active();
+	return vt_counters_active();
 }
 
 void
-vt_counter_count(Oid relid, int64 token_id)
+vt_counter_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	vt_day		day = vt_local_day(now);
-	vt_usage_delta delta = {token_id, day, 1, now};
 
-	if (vt_shmem_active())
+	if (vt_counters_active())
 	{
-		if (vt_shmem_count(relid, token_id, day, now))
-			return;
+		vt_token_ident token = {rels->tokens, token_id, vt_token_tag(hash)};
 
-		/*
-		 * The counter table is full: write this call through, in this
-		 * transaction, and ask the workers to flush and make room.
-		 */
-		vt_shmem_request_flush();
-		vt_store_connect();
-		vt_store_add_usage(&delta, 1);
-		vt_store_disconnect();
-		return;
+		vt_counters_count(&token, day, now);
 	}
-
-	/* Transactional: the caller holds an SPI connection and the row lock. */
-	vt_store_add_usage(&delta, 1);
+	else
+		vt_store_count_call(rels->schema_1_0, token_id, day, now);
 }
 
-uint64
-vt_counter_read_begin(void)
+/* Add pending calls of one day to the periods that contain it. */
+static void
+vt_add_day(int64 calls[VT_USAGE_COLUMNS], const vt_periods *p, vt_day day, uint64 n)
 {
-	uint64		ticket = 0;
-
-	if (vt_shmem_active())
-	{
-		ticket = vt_shmem_read_begin();
-		/* See every flush committed up to now, whatever the isolation level. */
-		PushActiveSnapshot(GetLatestSnapshot());
-	}
-	return ticket;
+	if (day == p->today)
+		calls[VT_CALLS_TODAY] += n;
+	if (day >= p->week_start && day <= p->today)
+		calls[VT_CALLS_THIS_WEEK] += n;
+	if (day >= p->month_start && day <= p->today)
+		calls[VT_CALLS_THIS_MONTH] += n;
+	if (day >= p->last_month_start && day <= p->last_month_end)
+		calls[VT_CALLS_LAST_MONTH] += n;
 }
 
-bool
-vt_counter_read_end(uint64 ticket, Oid relid, vt_pending_set *pending)
+/* vatoken_list: every pending count of the tokens table, matched by token. */
+static void
+vt_add_pending_all(vt_usage_row *rows, int n, Oid relid, const vt_periods *periods)
 {
-	pending->items = NULL;
-	pending->n = 0;
-	if (!vt_shmem_active())
-		return true;
+	int			npending;
+	vt_pending *pending = vt_counters_collect(relid, &npending);
 
-	PopActiveSnapshot();
-	pending->items = vt_shmem_collect(MyDatabaseId, relid, &pending->n);
-	return vt_shmem_read_valid(ticket);
-}
-
-void
-vt_counter_add_pending(const vt_pending_set *pending, int64 token_id,
-					   const vt_periods *periods,
-					   int64 calls[VT_USAGE_COLUMNS],
-					   TimestampTz *last_used_at, bool *last_used_null)
-{
-	int			lo = 0;
-	int			hi = pending->n;
-
-	/* Find the first item of token_id (items are sorted by token_id). */
-	while (lo < hi)
+	for (int r = 0; r < n; r++)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		vt_usage_row *row = &rows[r];
+		int			lo = 0;
+		int			hi = npending;
 
-		if (pending->items[mid].token_id < token_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-
-	for (int i = lo; i < pending->n && pending->items[i].token_id == token_id; i++)
-	{
-		const vt_pending *p = &pending->items[i];
-
-		if (p->day == periods->today)
-			calls[VT_CALLS_TODAY] += p->calls;
-		if (p->day >= periods->week_start && p->day <= periods->today)
-			calls[VT_CALLS_THIS_WEEK] += p->calls;
-		if (p->day >= periods->month_start && p->day <= periods->today)
-			calls[VT_CALLS_THIS_MONTH] += p->calls;
-		if (p->day >= periods->last_month_start && p->day <= periods->last_month_end)
-			calls[VT_CALLS_LAST_MONTH] += p->calls;
-		if (*last_used_null || p->last_used > *last_used_at)
+		while (lo < hi)
 		{
-			*last_used_at = p->last_used;
-			*last_used_null = false;
+			int			mid = lo + (hi - lo) / 2;
+
+			if (pending[mid].token.token_id < row->token_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (int i = lo; i < npending && pending[i].token.token_id == row->token_id; i++)
+		{
+			const vt_pending *p = &pending[i];
+
+			if (p->token.tag != row->tag)
+				continue;		/* an earlier token with the same id */
+			vt_add_day(row->calls, periods, p->day, p->calls);
+			if (row->last_used_null || p->last_used > row->last_used_at)
+			{
+				row->last_used_at = p->last_used;
+				row->last_used_null = false;
+			}
 		}
 	}
+	pfree(pending);
+}
+
+/* vatoken_usage: one token's counters, looked up by key, day by day. */
+static void
+vt_add_pending_one(vt_usage_row *row, Oid relid, const vt_periods *periods)
+{
+	vt_token_ident token = {relid, row->token_id, row->tag};
+	vt_day		from = Min(periods->week_start, periods->last_month_start);
+	uint64	   *per_day = palloc(sizeof(uint64) * (periods->today - from + 1));
+	TimestampTz last_used = 0;
+
+	vt_counters_token_pending(&token, from, periods->today, per_day, &last_used);
+	for (vt_day day = from; day <= periods->today; day++)
+		vt_add_day(row->calls, periods, day, per_day[day - from]);
+	pfree(per_day);
+}
+
+vt_usage_row *
+vt_counter_read_usage(text *owner, const int64 *token_id, int *n)
+{
+	vt_periods	periods;
+	vt_rels		rels;
+	vt_usage_row *rows;
+	vt_read		r;
+
+	vt_periods_for(vt_today(), &periods);
+	(void) vt_resolve(&rels, true, AccessShareLock, AccessShareLock, true);
+
+	vt_store_connect();
+	if (!vt_counters_active())
+	{
+		rows = vt_store_read_usage(rels.schema_1_0, owner, token_id, &periods, n);
+		vt_store_disconnect();
+		return rows;
+	}
+
+	vt_counters_read_begin(&r);
+	do
+	{
+		/* See every flush committed up to now, whatever the isolation level. */
+		PushActiveSnapshot(GetLatestSnapshot());
+		rows = vt_store_read_usage(rels.schema_1_0, owner, token_id, &periods, n);
+		PopActiveSnapshot();
+		if (token_id != NULL)
+		{
+			for (int i = 0; i < *n; i++)
+				vt_add_pending_one(&rows[i], rels.tokens, &periods);
+		}
+		else
+			vt_add_pending_all(rows, *n, rels.tokens, &periods);
+	} while (vt_counters_read_retry(&r));
+	vt_store_disconnect();
+	return rows;
 }

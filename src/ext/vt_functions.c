@@ -18,6 +18,7 @@
 #include "vatoken.h"
 #include "vt_counter.h"
 #include "vt_lookup.h"
+#include "vt_resolve.h"
 #include "vt_store.h"
 #include "vt_token.h"
 
@@ -111,24 +112,26 @@ vatoken_validate(PG_FUNCTION_ARGS)
 	{
 		uint8		hash[VT_HASH_LEN];
 		vt_token_row row;
-		Oid			relid;
+		vt_rels		rels;
 		bool		found;
 
 		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
 		if (vt_counter_in_shmem())
 		{
 			/* Fast path: an index probe and an atomic add, no SPI. */
-			found = vt_lookup_token(hash, &row, &relid);
+			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
+			found = vt_lookup_token(&rels, hash, &row);
 			if (found)
-				vt_counter_count(relid, row.token_id);
+				vt_counter_count(&rels, row.token_id, hash);
 		}
 		else
 		{
 			/* Transactional: lock the row so the usage row can reference it. */
+			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
-				vt_counter_count(InvalidOid, row.token_id);
+				vt_counter_count(&rels, row.token_id, hash);
 			vt_store_disconnect();
 		}
 
@@ -149,16 +152,43 @@ vatoken_validate(PG_FUNCTION_ARGS)
 	return vt_return_one_row(fcinfo, values, nulls);
 }
 
+/* Emit vatoken_list's or vatoken_usage's rows. */
+static Datum
+vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	vt_usage_row *rows;
+	int			n;
+
+	vt_init_srf(fcinfo);
+	rows = vt_counter_read_usage(owner, token_id, &n);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		int			c = 0;
+
+		if (token_id == NULL)
+		{
+			values[c++] = Int64GetDatum(rows[i].token_id);
+			values[c++] = PointerGetDatum(rows[i].name);
+			values[c++] = TimestampTzGetDatum(rows[i].created_at);
+			nulls[c] = rows[i].last_used_null;
+			values[c++] = TimestampTzGetDatum(rows[i].last_used_at);
+		}
+		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
+			values[c++] = Int64GetDatum(rows[i].calls[k]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
 Datum
 vatoken_list(PG_FUNCTION_ARGS)
 {
 	text	   *owner = vt_check_owner(fcinfo, 0);
 
-	vt_init_srf(fcinfo);
-	vt_store_connect();
-	vt_store_usage(fcinfo, owner, NULL, true);
-	vt_store_disconnect();
-	return (Datum) 0;
+	return vt_return_usage(fcinfo, owner, NULL);
 }
 
 Datum
@@ -167,11 +197,7 @@ vatoken_usage(PG_FUNCTION_ARGS)
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	int64		token_id = vt_check_token_id(fcinfo, 1);
 
-	vt_init_srf(fcinfo);
-	vt_store_connect();
-	vt_store_usage(fcinfo, owner, &token_id, false);
-	vt_store_disconnect();
-	return (Datum) 0;
+	return vt_return_usage(fcinfo, owner, &token_id);
 }
 
 Datum

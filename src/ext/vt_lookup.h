@@ -5,21 +5,15 @@
 #ifndef VT_LOOKUP_H
 #define VT_LOOKUP_H
 
-#include "vt_store.h"
+#include "postgres.h"
+
+#include "vatoken.h"
+#include "vt_resolve.h"
 
 /*
- * OID of vatoken.tokens (and of its hash index, if indexid is not NULL);
- * an error if this database does not have the extension.
+ * Find the live token with this hash in rels->tokens (locked by the
+ * resolver), reading with a snapshot taken now.
  */
-extern Oid	vt_tokens_relid(Oid *indexid);
-
-/* The same, or InvalidOid if this database does not have the extension. */
-extern Oid	vt_find_tokens_relid(void);
-
-/*
- * Find the live token with this hash.  Sets *tokens_relid to the OID of
- * vatoken.tokens (part of the shared counters' key).
- */
-extern bool vt_lookup_token(const uint8 *hash, vt_token_row *row, Oid *tokens_relid);
+extern bool vt_lookup_token(const vt_rels *rels, const uint8 *hash, vt_token_row *row);
 
 #endif							/* VT_LOOKUP_H */

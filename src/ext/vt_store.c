@@ -1,28 +1,28 @@
 /*
  * vt_store.c
- *	  SPI access to the extension's tables in schema "vatoken".
+ *	  SPI access to the extension's tables in schema "vatoken" (vt_store.h).
  *
  * Every statement is prepared once per backend and kept (SPI_keepplan); the
- * plan cache re-plans after DDL such as DROP/CREATE EXTENSION.  The callers
- * run SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp, and
- * every relation here is schema-qualified, so nothing can be captured by
- * objects in a user's schema.
+ * plan cache re-plans after DDL such as DROP/CREATE EXTENSION.  Every
+ * relation is schema-qualified and every function and operator is qualified
+ * with pg_catalog (GREATEST, LEAST, COALESCE and ORDER BY resolve through
+ * the type's default operator class, not by name), so no statement depends
+ * on the search_path of whoever runs it: a SECURITY DEFINER caller, the
+ * flush worker, or an attacker's session.
  *
- * The library serves a database whose tables are still at schema 1.0 (new
- * binaries installed, ALTER EXTENSION UPDATE not run yet) with the 1.0 forms
- * of the statements that involve a token's last use.
+ * The library serves a database whose tables are still those of schema 1.0
+ * (new binaries installed, ALTER EXTENSION UPDATE not run yet): the caller
+ * says so (vt_resolve.c reads pg_extension.extversion) and the statements
+ * that involve a token's last use take their 1.0 form.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "vt_counter.h"
-#include "vt_lookup.h"
 #include "vt_store.h"
 
 typedef struct vt_plan
@@ -34,6 +34,11 @@ typedef struct vt_plan
 	bool		generic;		/* always the generic plan (see below) */
 } vt_plan;
 
+#define EQ " OPERATOR(pg_catalog.=) "
+#define GE " OPERATOR(pg_catalog.>=) "
+#define LE " OPERATOR(pg_catalog.<=) "
+#define PLUS " OPERATOR(pg_catalog.+) "
+
 static vt_plan plan_insert = {
 	"INSERT INTO vatoken.tokens (owner, name, token_hash) VALUES ($1, $2, $3)"
 	" RETURNING token_id, created_at",
@@ -41,76 +46,123 @@ static vt_plan plan_insert = {
 };
 
 static vt_plan plan_lookup_locked = {
-	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash = $1"
+	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash" EQ "$1"
 	" FOR KEY SHARE",
 	1, {BYTEAOID}
 };
 
 static vt_plan plan_delete = {
-	"DELETE FROM vatoken.tokens WHERE owner = $1 AND token_id = $2",
+	"DELETE FROM vatoken.tokens WHERE owner" EQ "$1 AND token_id" EQ "$2",
 	2, {TEXTOID, INT8OID}
 };
 
-/*
- * Add calls to tokens' daily usage and raise the day's last_used_at, for a
- * batch given as four parallel arrays: $1 token ids, $2 days, $3 calls, $4
- * times of the latest call.  (token_id, day) pairs are unique within a batch.
- *
- * Most calls land on a day row that already exists: "upd" adds to it, one
- * row written per token and day, nothing else.  If a concurrent delete has
- * removed the row, the update skips it and the count vanishes with the token.
- * Only the pairs without a row in this statement's snapshot (a token's first
- * calls of a day) lock their token rows FOR KEY SHARE, in id order, and are
- * inserted: a concurrent delete either waits for this transaction or has
- * already removed the token, and then nothing is inserted for it.  A row
- * that a concurrent write-through added after the snapshot is found by ON
- * CONFLICT; "upd" cannot see it, so no pair is counted twice.
- *
- * The statement runs with its generic plan, whatever the batch size: every
- * join is a nested loop into a unique index, so a flush costs what its batch
- * holds, never a scan of the tables (a custom plan for a large batch may hash
- * the whole usage history).  For the same reason no two CTEs are joined with
- * each other: that would be quadratic in the batch.
- */
-static vt_plan plan_add_usage = {
-	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
-	" upd AS (UPDATE vatoken.usage u SET calls = u.calls + d.calls,"
-	"   last_used_at = GREATEST(u.last_used_at, d.last_used)"
-	"  FROM d WHERE u.token_id = d.token_id AND u.day = d.day),"
-	" t AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
-	"  JOIN vatoken.tokens tok ON tok.token_id = d.token_id"
-	"  WHERE NOT EXISTS (SELECT FROM vatoken.usage e"
-	"   WHERE e.token_id = d.token_id AND e.day = d.day)"
-	"  ORDER BY d.token_id FOR KEY SHARE OF tok)"
-	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
-	" SELECT t.token_id, t.day, t.calls, t.last_used FROM t"
-	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls,"
+/* Transactional counting: $1 token, $2 day, $3 time of the call. */
+static vt_plan plan_count = {
+	"INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
+	" VALUES ($1, $2, 1, $3)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "1,"
 	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)",
-	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}, NULL, true
+	3, {INT8OID, DATEOID, TIMESTAMPTZOID}
+};
+
+static vt_plan plan_count_1_0 = {
+	"WITH touched AS (UPDATE vatoken.tokens t"
+	"  SET last_used_at = GREATEST(t.last_used_at, $3) WHERE t.token_id" EQ "$1)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls) VALUES ($1, $2, 1)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "1",
+	3, {INT8OID, DATEOID, TIMESTAMPTZOID}
 };
 
 /*
- * The same for a database still at schema 1.0, where a token's last use is
- * tokens.last_used_at: the batch's token rows are locked FOR KEY SHARE first
- * (in id order), so that a concurrent delete either waits or has already
- * removed the row, and only the pairs of locked tokens are written.
+ * The flush.  Every statement takes the batch as five parallel arrays: $1
+ * token ids, $2 days, $3 calls, $4 times of the latest call, $5 tags (the
+ * first 8 bytes of the token's hash, which tell a token from a later one
+ * that reuses its id).  It runs as three statements over what is still
+ * unresolved, each returning the (token_id, day) pairs it resolved:
+ *
+ * 1. gone: the pairs whose token no longer exists in this snapshot (deleted,
+ *	  or its id reused by another token); their counts go with the token.
+ * 2. update: the pairs whose day row exists and is not locked by anyone
+ *	  else (SKIP LOCKED) add their calls to it.
+ * 3. insert: the pairs without a day row (a token's first calls of a day)
+ *	  lock their token rows FOR KEY SHARE SKIP LOCKED, so that a concurrent
+ *	  delete either waits for the flush or has already removed the token,
+ *	  and insert the row.
+ *
+ * What is locked stays unresolved, pending in shared memory, and is written
+ * by a later flush: one open transaction never stops a database's flush.
+ * After "gone", at most one item per (token_id, day) remains, so the pairs
+ * returned name the items.
+ *
+ * The statements run with their generic plan, whatever the batch size: every
+ * join is a nested loop from the batch into a unique index, so a flush costs
+ * what its batch holds, never a scan of the tables, and no two CTEs are
+ * joined with each other (that would be quadratic in the batch).
  */
-static vt_plan plan_add_usage_1_0 = {
-	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS d(token_id, day, calls, last_used)),"
+#define VT_BATCH \
+	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)," \
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))" \
+	"  AS d(token_id, day, calls, last_used, tag))"
+#define VT_SAME_TOKEN(t) \
+	" " t ".token_id" EQ "d.token_id AND pg_catalog.substr(" t ".token_hash, 1, 8)" EQ "d.tag"
+#define VT_FLUSH_ARGS \
+	5, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, BYTEAARRAYOID}, NULL, true
+
+static vt_plan plan_flush_gone = {
+	VT_BATCH
+	" SELECT d.token_id, d.day FROM d"
+	" WHERE NOT EXISTS (SELECT FROM vatoken.tokens t WHERE" VT_SAME_TOKEN("t") ")",
+	VT_FLUSH_ARGS
+};
+
+static vt_plan plan_flush_update = {
+	VT_BATCH ","
+	" l AS (SELECT u.token_id, u.day, d.calls, d.last_used FROM d"
+	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
+	"  JOIN vatoken.usage u ON u.token_id" EQ "d.token_id AND u.day" EQ "d.day"
+	"  ORDER BY u.token_id, u.day FOR NO KEY UPDATE OF u SKIP LOCKED)"
+	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "l.calls,"
+	"  last_used_at = GREATEST(u.last_used_at, l.last_used)"
+	" FROM l WHERE u.token_id" EQ "l.token_id AND u.day" EQ "l.day"
+	" RETURNING u.token_id, u.day",
+	VT_FLUSH_ARGS
+};
+
+static vt_plan plan_flush_insert = {
+	VT_BATCH ","
+	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
+	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
+	"  WHERE NOT EXISTS (SELECT FROM vatoken.usage e"
+	"   WHERE e.token_id" EQ "d.token_id AND e.day" EQ "d.day)"
+	"  ORDER BY d.token_id FOR KEY SHARE OF t SKIP LOCKED)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
+	" SELECT f.token_id, f.day, f.calls, f.last_used FROM f"
+	" ON CONFLICT (token_id, day) DO NOTHING"
+	" RETURNING u.token_id, u.day",
+	VT_FLUSH_ARGS
+};
+
+/*
+ * Schema 1.0 keeps a token's last use in its row: lock the batch's token
+ * rows FOR NO KEY UPDATE SKIP LOCKED (a delete holds FOR UPDATE, so it is
+ * skipped; and while the flush holds them, no delete can lock the day rows),
+ * raise their last use and add to the day rows.
+ */
+static vt_plan plan_flush_1_0 = {
+	VT_BATCH ","
 	" t AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
-	"  JOIN vatoken.tokens tok ON tok.token_id = d.token_id"
-	"  ORDER BY d.token_id FOR KEY SHARE OF tok),"
+	"  JOIN vatoken.tokens tok ON" VT_SAME_TOKEN("tok")
+	"  ORDER BY d.token_id FOR NO KEY UPDATE OF tok SKIP LOCKED),"
 	" touched AS (UPDATE vatoken.tokens tok"
 	"  SET last_used_at = GREATEST(tok.last_used_at, m.last_used)"
-	"  FROM (SELECT t.token_id, max(t.last_used) AS last_used FROM t"
+	"  FROM (SELECT t.token_id, pg_catalog.max(t.last_used) AS last_used FROM t"
 	"   GROUP BY t.token_id) m"
-	"  WHERE tok.token_id = m.token_id)"
+	"  WHERE tok.token_id" EQ "m.token_id)"
 	" INSERT INTO vatoken.usage AS u (token_id, day, calls)"
 	" SELECT t.token_id, t.day, t.calls FROM t"
-	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls + EXCLUDED.calls",
-	4, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID}, NULL, true
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "EXCLUDED.calls"
+	" RETURNING u.token_id, u.day",
+	VT_FLUSH_ARGS
 };
 
 /*
@@ -119,23 +171,26 @@ static vt_plan plan_add_usage_1_0 = {
  * not reported as today's.
  */
 #define VT_LAST_USED \
-	"(SELECT max(l.last_used_at) FROM vatoken.usage l WHERE l.token_id = t.token_id)"
+	"(SELECT pg_catalog.max(l.last_used_at) FROM vatoken.usage l WHERE l.token_id" EQ "t.token_id)"
 #define VT_LAST_USED_1_0 "t.last_used_at"
+#define VT_SUM_DAYS(cond) \
+	" COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE " cond "), 0)::pg_catalog.int8"
 #define VT_USAGE_SELECT(last_used) \
-	"SELECT t.token_id, t.name, t.created_at, " last_used "," \
-	" COALESCE(SUM(u.calls) FILTER (WHERE u.day = $2), 0)::bigint," \
-	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $3 AND $2), 0)::bigint," \
-	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $4 AND $2), 0)::bigint," \
-	" COALESCE(SUM(u.calls) FILTER (WHERE u.day BETWEEN $5 AND $6), 0)::bigint" \
+	"SELECT t.token_id, pg_catalog.substr(t.token_hash, 1, 8), t.name, t.created_at, " \
+	last_used "," \
+	VT_SUM_DAYS("u.day" EQ "$2") "," \
+	VT_SUM_DAYS("u.day" GE "$3 AND u.day" LE "$2") "," \
+	VT_SUM_DAYS("u.day" GE "$4 AND u.day" LE "$2") "," \
+	VT_SUM_DAYS("u.day" GE "$5 AND u.day" LE "$6") \
 	" FROM vatoken.tokens t" \
-	" LEFT JOIN vatoken.usage u ON u.token_id = t.token_id" \
-	"  AND u.day >= LEAST($3, $5)"
+	" LEFT JOIN vatoken.usage u ON u.token_id" EQ "t.token_id" \
+	"  AND u.day" GE "LEAST($3, $5)"
 
 #define VT_LIST_WHERE \
-	" WHERE t.owner = $1" \
+	" WHERE t.owner" EQ "$1" \
 	" GROUP BY t.token_id ORDER BY t.created_at, t.token_id"
 #define VT_USAGE_WHERE \
-	" WHERE t.owner = $1 AND t.token_id = $7" \
+	" WHERE t.owner" EQ "$1 AND t.token_id" EQ "$7" \
 	" GROUP BY t.token_id"
 
 static vt_plan plan_list = {
@@ -157,31 +212,6 @@ static vt_plan plan_usage_1_0 = {
 	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
-
-#undef VT_USAGE_SELECT
-#undef VT_LAST_USED
-#undef VT_LAST_USED_1_0
-#undef VT_LIST_WHERE
-#undef VT_USAGE_WHERE
-
-/*
- * Whether this database's tables are still those of schema 1.0 (the library
- * is new, ALTER EXTENSION vatoken UPDATE has not run yet), where a token's
- * last use is tokens.last_used_at rather than usage.last_used_at.  The usage
- * table is locked first, so that the answer holds for the statement that
- * follows in this transaction even if an update is under way.
- */
-static bool
-vt_schema_1_0(void)
-{
-	Oid			tokens = vt_tokens_relid(NULL);
-	Oid			usage = get_relname_relid("usage", get_rel_namespace(tokens));
-
-	if (!OidIsValid(usage))
-		return true;			/* the statement will say what is missing */
-	LockRelationOid(usage, AccessShareLock);
-	return get_attnum(usage, "last_used_at") == InvalidAttrNumber;
-}
 
 static int
 vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
@@ -207,12 +237,12 @@ vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
 }
 
 static bytea *
-vt_hash_datum(const uint8 *hash)
+vt_bytea(const void *data, int len)
 {
-	bytea	   *b = palloc(VARHDRSZ + VT_HASH_LEN);
+	bytea	   *b = palloc(VARHDRSZ + len);
 
-	SET_VARSIZE(b, VARHDRSZ + VT_HASH_LEN);
-	memcpy(VARDATA(b), hash, VT_HASH_LEN);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
 	return b;
 }
 
@@ -244,7 +274,7 @@ vt_store_insert(text *owner, text *name, const uint8 *hash,
 
 	values[0] = PointerGetDatum(owner);
 	values[1] = PointerGetDatum(name);
-	values[2] = PointerGetDatum(vt_hash_datum(hash));
+	values[2] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
 	if (vt_execute(&plan_insert, values, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not insert vatoken token row");
@@ -259,7 +289,7 @@ vt_store_lookup_locked(const uint8 *hash, vt_token_row *row)
 	Datum		values[1];
 	bool		isnull;
 
-	values[0] = PointerGetDatum(vt_hash_datum(hash));
+	values[0] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
 	vt_execute(&plan_lookup_locked, values, false, 1);
 	if (SPI_processed == 0)
 		return false;
@@ -283,102 +313,157 @@ vt_store_delete(text *owner, int64 token_id)
 }
 
 void
-vt_store_add_usage(const vt_usage_delta *deltas, int n)
+vt_store_count_call(bool schema_1_0, int64 token_id, vt_day day, TimestampTz now)
 {
-	Datum	   *ids;
-	Datum	   *days;
-	Datum	   *calls;
-	Datum	   *times;
-	Datum		values[4];
+	Datum		values[3];
 
-	if (n == 0)
-		return;
-	ids = palloc(sizeof(Datum) * n);
-	days = palloc(sizeof(Datum) * n);
-	calls = palloc(sizeof(Datum) * n);
-	times = palloc(sizeof(Datum) * n);
+	values[0] = Int64GetDatum(token_id);
+	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
+	values[2] = TimestampTzGetDatum(now);
+	vt_execute(schema_1_0 ? &plan_count_1_0 : &plan_count, values, false, 0);
+}
+
+static Datum
+vt_array(Datum *elems, int n, Oid type)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(elems, n, type, typlen, typbyval, typalign));
+}
+
+/*
+ * Run one flush statement over the unresolved items and mark the pairs it
+ * returns resolved.  Returns how many it resolved.
+ */
+static int
+vt_flush_step(vt_plan *plan, vt_pending *items, int n)
+{
+	Datum	   *cols[5];
+	Datum		values[5];
+	int			m = 0;
+	int			resolved = 0;
+
+	for (int c = 0; c < 5; c++)
+		cols[c] = palloc(sizeof(Datum) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		ids[i] = Int64GetDatum(deltas[i].token_id);
-		days[i] = DateADTGetDatum(VT_DATEADT_FROM_DAY(deltas[i].day));
-		calls[i] = Int64GetDatum(deltas[i].calls);
-		times[i] = TimestampTzGetDatum(deltas[i].last_used);
+		if (items[i].resolved)
+			continue;
+		cols[0][m] = Int64GetDatum(items[i].token.token_id);
+		cols[1][m] = DateADTGetDatum(VT_DATEADT_FROM_DAY(items[i].day));
+		cols[2][m] = Int64GetDatum((int64) items[i].calls);
+		cols[3][m] = TimestampTzGetDatum(items[i].last_used);
+		cols[4][m] = PointerGetDatum(vt_bytea(&items[i].token.tag, sizeof(uint64)));
+		m++;
 	}
-	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(calls, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[3] = PointerGetDatum(construct_array(times, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	vt_execute(vt_schema_1_0() ? &plan_add_usage_1_0 : &plan_add_usage, values, false, 0);
+	if (m == 0)
+		return 0;
+	values[0] = vt_array(cols[0], m, INT8OID);
+	values[1] = vt_array(cols[1], m, DATEOID);
+	values[2] = vt_array(cols[2], m, INT8OID);
+	values[3] = vt_array(cols[3], m, TIMESTAMPTZOID);
+	values[4] = vt_array(cols[4], m, BYTEAOID);
+	vt_execute(plan, values, false, 0);
+
+	/*
+	 * items are sorted by token_id (vt_counters_collect); after "gone",
+	 * (token_id, day) names one item.
+	 */
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		vt_day		day = VT_DAY_FROM_DATEADT(DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[r],
+																			SPI_tuptable->tupdesc, 2, &isnull)));
+
+		int			lo = 0;
+		int			hi = n;
+
+		while (lo < hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (items[mid].token.token_id < id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (int i = lo; i < n && items[i].token.token_id == id; i++)
+		{
+			if (!items[i].resolved && items[i].day == day)
+			{
+				items[i].resolved = true;
+				resolved++;
+				if (plan != &plan_flush_gone)
+					break;		/* "gone" may name several stale tags */
+			}
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return resolved;
 }
 
 void
-vt_store_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id,
-			   bool with_token_columns)
+vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	vt_periods	periods;
-	Datum		args[7];
-	Oid			relid;
-	vt_pending_set pending;
-	vt_plan    *plan;
+	vt_flush_step(&plan_flush_gone, items, n);
+	if (schema_1_0)
+		vt_flush_step(&plan_flush_1_0, items, n);
+	else
+	{
+		vt_flush_step(&plan_flush_update, items, n);
+		vt_flush_step(&plan_flush_insert, items, n);
+	}
+}
 
-	vt_periods_for(vt_today(), &periods);
+vt_usage_row *
+vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
+					const vt_periods *periods, int *n)
+{
+	Datum		args[7];
+	vt_plan    *plan;
+	vt_usage_row *rows;
+
 	args[0] = PointerGetDatum(owner);
-	args[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.today));
-	args[2] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.week_start));
-	args[3] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.month_start));
-	args[4] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.last_month_start));
-	args[5] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods.last_month_end));
+	args[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods->today));
+	args[2] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods->week_start));
+	args[3] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods->month_start));
+	args[4] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods->last_month_start));
+	args[5] = DateADTGetDatum(VT_DATEADT_FROM_DAY(periods->last_month_end));
 	if (token_id)
 		args[6] = Int64GetDatum(*token_id);
 
-	relid = vt_tokens_relid(NULL);
-	if (vt_schema_1_0())
+	if (schema_1_0)
 		plan = token_id ? &plan_usage_1_0 : &plan_list_1_0;
 	else
 		plan = token_id ? &plan_usage : &plan_list;
-	for (;;)
-	{
-		uint64		ticket = vt_counter_read_begin();
+	vt_execute(plan, args, true, 0);
 
-		vt_execute(plan, args, true, 0);
-		if (vt_counter_read_end(ticket, relid, &pending))
-			break;
-		/* A flush committed while we read: read again. */
-	}
-
+	rows = SPI_palloc(sizeof(vt_usage_row) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int64		id;
-		int64		calls[VT_USAGE_COLUMNS];
-		TimestampTz last_used_at;
-		bool		last_used_null;
+		vt_usage_row *row = &rows[i];
 		bool		isnull;
-		Datum		values[8];
-		bool		nulls[8] = {false};
-		int			n = 0;
+		bytea	   *tag;
 
-		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-		last_used_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &last_used_null));
-		for (int c = 0; c < VT_USAGE_COLUMNS; c++)
-			calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 5 + c, &isnull));
-
-		vt_counter_add_pending(&pending, id, &periods, calls, &last_used_at, &last_used_null);
-
-		if (with_token_columns)
-		{
-			values[n++] = Int64GetDatum(id);
-			values[n++] = SPI_getbinval(tuple, desc, 2, &isnull);
-			values[n++] = SPI_getbinval(tuple, desc, 3, &isnull);
-			nulls[n] = last_used_null;
-			values[n++] = TimestampTzGetDatum(last_used_at);
-		}
-		for (int c = 0; c < VT_USAGE_COLUMNS; c++)
-			values[n++] = Int64GetDatum(calls[c]);
-
-		/* tuplestore_putvalues copies into the SRF's own memory. */
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		row->token_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		tag = DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull));
+		row->tag = 0;
+		memcpy(&row->tag, VARDATA_ANY(tag), Min(VARSIZE_ANY_EXHDR(tag), sizeof(uint64)));
+		row->name = DatumGetTextPP(SPI_datumTransfer(SPI_getbinval(tuple, desc, 3, &isnull),
+													 false, -1));
+		row->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
+		row->last_used_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 5,
+															  &row->last_used_null));
+		for (int c = 0; c < 4; c++)
+			row->calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 6 + c, &isnull));
 	}
+	*n = (int) SPI_processed;
+	return rows;
 }

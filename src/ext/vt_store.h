@@ -1,26 +1,20 @@
 /*
  * vt_store.h
- *	  Access to the extension's tables (schema "vatoken"): tokens and their
- *	  daily usage.
+ *	  SQL access to the extension's tables (schema "vatoken"): tokens and
+ *	  their daily usage.  A leaf: it runs statements and nothing else.
  *
- * Callers hold an SPI connection (vt_store_connect) around these calls.
+ * Callers hold an SPI connection (vt_store_connect) around these calls and
+ * have resolved and locked the tables (vt_resolve.h), which tells them the
+ * schema version to pass.
  */
 #ifndef VT_STORE_H
 #define VT_STORE_H
 
 #include "postgres.h"
 
-#include "funcapi.h"
 #include "utils/timestamp.h"
 
 #include "vatoken.h"
-
-typedef struct vt_token_row
-{
-	int64		token_id;
-	text	   *owner;			/* palloc'd in the caller's memory context */
-	text	   *name;
-} vt_token_row;
 
 extern void vt_store_connect(void);
 extern void vt_store_disconnect(void);
@@ -39,27 +33,38 @@ extern bool vt_store_lookup_locked(const uint8 *hash, vt_token_row *row);
 extern bool vt_store_delete(text *owner, int64 token_id);
 
 /*
- * Emit usage rows for owner's tokens (all of them when token_id is NULL, else
- * only that one) into the materialized SRF of fcinfo.  With with_token_columns
- * the rows have vatoken_list's shape, else vatoken_usage's.
+ * Transactional counting: add one call made at "now" on local day "day" to
+ * a token whose row the caller has locked.  Waits for a concurrent writer
+ * of the same day row, as any transaction would.
  */
-extern void vt_store_usage(FunctionCallInfo fcinfo, text *owner,
-						   const int64 *token_id, bool with_token_columns);
-
-/* Calls to add to one token's usage on one day. */
-typedef struct vt_usage_delta
-{
-	int64		token_id;
-	vt_day		day;
-	int64		calls;
-	TimestampTz last_used;		/* time of the latest of these calls */
-} vt_usage_delta;
+extern void vt_store_count_call(bool schema_1_0, int64 token_id, vt_day day, TimestampTz now);
 
 /*
- * Add a batch of calls to tokens' usage and raise their last_used_at: the
- * transactional counter, the write-through of a full counter table and the
- * flush worker all write usage through this one statement.
+ * The flush: write the pending calls of items[] (one database's, of the
+ * tokens table in rels) without ever waiting for a row lock.  Items whose
+ * rows are locked by someone else stay unresolved (pending); the others are
+ * marked resolved: written, or their token no longer exists (deleted, or
+ * its id reused by another token), so their counts go with it.
  */
-extern void vt_store_add_usage(const vt_usage_delta *deltas, int n);
+extern void vt_store_flush(bool schema_1_0, vt_pending *items, int n);
+
+/* One token's row of vatoken_list / vatoken_usage, as read from the tables. */
+typedef struct vt_usage_row
+{
+	int64		token_id;
+	uint64		tag;
+	text	   *name;
+	TimestampTz created_at;
+	TimestampTz last_used_at;
+	bool		last_used_null;
+	int64		calls[4];		/* today, this week, this month, last month */
+} vt_usage_row;
+
+/*
+ * Read owner's tokens (only token_id's when not NULL) with their usage in
+ * the given periods; the rows are allocated in the caller's memory context.
+ */
+extern vt_usage_row *vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
+										 const vt_periods *periods, int *n);
 
 #endif							/* VT_STORE_H */

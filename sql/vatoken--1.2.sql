@@ -1,0 +1,92 @@
+/* vatoken--1.2.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION vatoken" to load this file. \quit
+
+-- The data lives in a schema of its own that no role but the extension's
+-- owner can use; the functions live in the schema chosen at CREATE EXTENSION
+-- (public by default) and are the only way in.
+CREATE SCHEMA vatoken;
+REVOKE ALL ON SCHEMA vatoken FROM PUBLIC;
+
+CREATE SEQUENCE vatoken.tokens_token_id_seq;
+
+-- One row per live token.  Only the SHA-256 of the token is kept; a deleted
+-- token's row, and with it its hash and usage, is gone.  A token's use does not
+-- update its row: the last use is kept with the daily usage below.
+CREATE TABLE vatoken.tokens (
+    token_id     bigint      NOT NULL DEFAULT pg_catalog.nextval('vatoken.tokens_token_id_seq'::pg_catalog.regclass),
+    owner        text        NOT NULL,
+    name         text        NOT NULL,
+    token_hash   bytea       NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT tokens_pkey PRIMARY KEY (token_id),
+    CONSTRAINT tokens_token_hash_key UNIQUE (token_hash),
+    CONSTRAINT tokens_token_hash_check CHECK (pg_catalog.length(token_hash) OPERATOR(pg_catalog.=) 32)
+);
+ALTER SEQUENCE vatoken.tokens_token_id_seq OWNED BY vatoken.tokens.token_id;
+CREATE INDEX tokens_owner_idx ON vatoken.tokens (owner, created_at, token_id);
+
+-- API calls per token and local calendar day (setting vatoken.timezone),
+-- and the time of the day's latest call: a token's last use is the latest
+-- last_used_at of its rows.
+CREATE TABLE vatoken.usage (
+    token_id bigint NOT NULL,
+    day      date   NOT NULL,
+    calls    bigint NOT NULL,
+    last_used_at timestamptz,
+    CONSTRAINT usage_pkey PRIMARY KEY (token_id, day),
+    CONSTRAINT usage_token_id_fkey FOREIGN KEY (token_id)
+        REFERENCES vatoken.tokens (token_id) ON DELETE CASCADE,
+    CONSTRAINT usage_calls_check CHECK (calls OPERATOR(pg_catalog.>=) 0)
+);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA vatoken FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA vatoken FROM PUBLIC;
+
+-- pg_dump keeps tokens, usage and the id sequence.
+SELECT pg_catalog.pg_extension_config_dump('vatoken.tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('vatoken.usage', '');
+SELECT pg_catalog.pg_extension_config_dump('vatoken.tokens_token_id_seq', '');
+
+CREATE FUNCTION @extschema@.vatoken_create(owner text, name text)
+RETURNS TABLE (token_id bigint, token text, name text, created_at timestamptz)
+AS 'MODULE_PATHNAME', 'vatoken_create'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.vatoken_validate(token text)
+RETURNS TABLE (valid boolean, status text, token_id bigint, owner text, name text)
+AS 'MODULE_PATHNAME', 'vatoken_validate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+ROWS 1;
+
+CREATE FUNCTION @extschema@.vatoken_list(owner text)
+RETURNS TABLE (token_id bigint, name text, created_at timestamptz,
+               last_used_at timestamptz, calls_today bigint,
+               calls_this_week bigint, calls_this_month bigint,
+               calls_last_month bigint)
+AS 'MODULE_PATHNAME', 'vatoken_list'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION @extschema@.vatoken_usage(owner text, token_id bigint)
+RETURNS TABLE (calls_today bigint, calls_this_week bigint,
+               calls_this_month bigint, calls_last_month bigint)
+AS 'MODULE_PATHNAME', 'vatoken_usage'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+ROWS 1;
+
+CREATE FUNCTION @extschema@.vatoken_delete(owner text, token_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'vatoken_delete'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+REVOKE ALL ON FUNCTION @extschema@.vatoken_create(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_validate(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_list(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_usage(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_delete(text, bigint) FROM PUBLIC;

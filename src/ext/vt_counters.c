@@ -1,0 +1,979 @@
+/*-------------------------------------------------------------------------
+ *
+ * vt_counters.c
+ *	  Shared-memory usage counters: the fast path of vatoken_validate when
+ *	  the library is in shared_preload_libraries.  This file owns the counter
+ *	  table, the per-database read protocol and every lock they use; other
+ *	  files call the operations of vt_counters.h.
+ *
+ * What is kept
+ * ------------
+ * vatoken_validate writes nothing to tables.  It adds one to a counter keyed
+ * by
+ *
+ *	  (database, OID of vatoken.tokens, token_id, tag of the token, local day)
+ *
+ * and flush workers (vt_flusher.c) write the counters into vatoken.usage.
+ * The OID of the tokens table and the tag (8 bytes of the token's hash) make
+ * the key name one token for ever: counts taken before DROP/CREATE
+ * EXTENSION, TRUNCATE ... RESTART IDENTITY or a restarted sequence can never
+ * land on a new token that reuses the id.
+ *
+ * Each counter holds two monotonic totals: "calls", every call counted since
+ * the counter was created, and "flushed", the part of it that a committed
+ * flush has written to vatoken.usage; calls - flushed is pending.
+ * vatoken_list and vatoken_usage add the pending calls to what they read, so
+ * the numbers they report are exact at once.
+ *
+ * The table is a dshash table in a DSA area that starts in the main shared
+ * memory and grows into dynamic shared memory, so a call always finds room.
+ * vatoken.max_counters is the size the area starts with and the number of
+ * counters at which the workers are asked to flush early; past it the table
+ * keeps growing (only memory limits it) until the flushes make room.
+ * A second dshash table holds one entry per database (vt_db_entry).
+ *
+ * Locking protocol
+ * ----------------
+ * - The counter table is split into dshash's partitions, each with its own
+ *	 LWLock (tranche "vatoken"): validations of different tokens rarely meet.
+ *	 A validation takes its counter's partition in shared mode and adds with
+ *	 atomics ("calls", "last_used"); only creating or removing a counter
+ *	 takes a partition exclusively.  Nothing here waits for a row lock or a
+ *	 heavyweight lock.
+ * - "flushed" has a single writer: the flusher of the counter's database.
+ *	 One flusher per database at a time (vt_db_entry.flusher, claimed under
+ *	 the entry's partition lock, released at the flusher's exit).
+ * - A reader must see the tables and the "flushed" values from the same side
+ *	 of a flush's commit, or it would count a flushed call twice or not at
+ *	 all.  Per database, a seqlock: the flusher sets "committing", commits,
+ *	 advances "flushed" of the counters it wrote, increments "generation" and
+ *	 clears "committing".  A reader notes the generation, takes a new
+ *	 snapshot, reads the tables and the pending counts, and starts over if a
+ *	 flush of its database was committing or the generation moved.
+ * - Readers never spin without bound: after VT_READ_ATTEMPTS attempts a
+ *	 reader takes the database's read lock (a heavyweight lock, so the wait
+ *	 sleeps, can be cancelled and takes part in deadlock detection) in share
+ *	 mode.  A flusher holds that lock exclusively from before it sets
+ *	 "committing" until after it clears it, but only ever tries to take it:
+ *	 if a reader holds it, the flusher aborts its transaction and tries
+ *	 again at its next round.  So a reader waits at most for one commit, a
+ *	 flusher never waits for a reader, and a flush commit (synchronous_commit
+ *	 = local, see vt_flusher.c) never waits for a standby.
+ * - A flusher that exits while "committing" is set (FATAL in the commit)
+ *	 clears it in a before_shmem_exit callback; its session lock is released
+ *	 by the lock manager at exit.
+ *
+ * What a crash or a restart loses
+ * -------------------------------
+ * - A clean shutdown loses nothing: the flushers flush once more when told
+ *	 to shut down, and the launcher then waits (up to VT_SAVE_WAIT_MS) for
+ *	 every other process that counts to exit and saves what is still pending
+ *	 to $PGDATA/pg_stat/vatoken.counters.  The next launcher loads that file
+ *	 and removes it (durably, so it can never be added twice), and the
+ *	 flushers write it.  The file names the shared memory it was written
+ *	 from: a launcher restarted alone finds its own file and only removes it.
+ * - A crash (SIGKILL of the postmaster or of any backend, which makes the
+ *	 postmaster reinitialise shared memory) loses the pending counters: the
+ *	 calls of at most the last flush interval (longer only while a database
+ *	 cannot be flushed, e.g. its rows stay locked).  Everything flushed
+ *	 before was committed to vatoken.usage and is never lost.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "lib/dshash.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/dsa.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "vt_counters.h"
+
+#define VT_COUNTERS_FILE		"pg_stat/vatoken.counters"
+#define VT_COUNTERS_FILE_MAGIC	0x76746332	/* "vtc2" */
+
+/* Optimistic read attempts before a reader takes the read lock. */
+#define VT_READ_ATTEMPTS		3
+
+/* How long the launcher waits at shutdown for the others to stop counting. */
+#define VT_SAVE_WAIT_MS			5000
+
+/* field4 of the read lock's tag: tells it apart from SQL advisory locks. */
+#define VT_READ_LOCK_CLASS		0x7674
+
+int			vt_max_counters = 10000;
+int			vt_flush_interval_ms = 1000;
+int			vt_max_flush_workers = 2;
+
+typedef struct vt_counter_key
+{
+	Oid			dbid;
+	Oid			relid;			/* vatoken.tokens in that database */
+	int64		token_id;
+	uint64		tag;			/* first 8 bytes of the token's hash */
+	int32		day;			/* vt_day */
+	int32		padding;		/* zeroed: the key is hashed as bytes */
+} vt_counter_key;
+
+typedef struct vt_counter_entry
+{
+	vt_counter_key key;			/* hash key; must be first */
+	pg_atomic_uint64 calls;		/* calls counted since creation */
+	pg_atomic_uint64 flushed;	/* of those, written by a committed flush */
+	pg_atomic_uint64 last_used; /* TimestampTz of the latest call */
+} vt_counter_entry;
+
+typedef struct vt_db_entry
+{
+	Oid			dbid;			/* hash key; must be first */
+	pg_atomic_uint64 generation;	/* advanced after each flush commit */
+	pg_atomic_uint32 committing;	/* a flush is between commit and advance */
+	/* The rest is protected by the entry's partition lock. */
+	int			flusher;		/* pid of the database's flusher, or 0 */
+	TimestampTz dropping_since; /* DROP DATABASE under way since, or 0 */
+} vt_db_entry;
+
+typedef struct vt_control
+{
+	int			tranche;		/* LWLock tranche of the dshash partitions */
+	uint64		incarnation;	/* names this shared memory in saved files */
+	dshash_table_handle counters_handle;
+	dshash_table_handle dbs_handle;
+	pg_atomic_uint32 ncounters; /* entries in the counter table */
+	pg_atomic_uint32 attached;	/* processes attached to the tables */
+	pg_atomic_uint32 flush_requests;	/* bumped past vatoken.max_counters */
+	pg_atomic_uint32 waiting;	/* databases due that found no worker */
+	pg_atomic_uint64 launcher_latch;	/* Latch *, or 0 */
+	size_t		area_size;
+	char		area[FLEXIBLE_ARRAY_MEMBER];	/* the DSA area starts here */
+} vt_control;
+
+static vt_control *vt_ctl = NULL;
+
+/* This process's attachment (made on first use). */
+static dsa_area *vt_area = NULL;
+static dshash_table *vt_counters_tab = NULL;
+static dshash_table *vt_dbs_tab = NULL;
+static vt_db_entry *vt_my_db = NULL;	/* MyDatabaseId's entry */
+static bool vt_committing_here = false; /* this process set "committing" */
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static dshash_parameters vt_counter_params = {
+	sizeof(vt_counter_key), sizeof(vt_counter_entry),
+	dshash_memcmp, dshash_memhash, 0
+};
+static dshash_parameters vt_db_params = {
+	sizeof(Oid), sizeof(vt_db_entry),
+	dshash_memcmp, dshash_memhash, 0
+};
+
+static void vt_shmem_request(void);
+static void vt_shmem_startup(void);
+
+/* The DSA area's initial size: room for max_counters counters and the tables. */
+static Size
+vt_area_size(void)
+{
+	Size		size = dsa_minimum_size();
+
+	size = add_size(size, mul_size(vt_max_counters, 2 * sizeof(vt_counter_entry)));
+	return add_size(size, 256 * 1024);
+}
+
+void
+vt_counters_install_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = vt_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = vt_shmem_startup;
+}
+
+static void
+vt_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(MAXALIGN(offsetof(vt_control, area)), vt_area_size()));
+}
+
+/*
+ * Create the control struct and both tables (in the postmaster, and again
+ * after a crash).  The area may not grow into dynamic shared memory here:
+ * the postmaster must not create segments, so its size is capped while the
+ * tables are created, as the cumulative statistics system does.
+ */
+static void
+vt_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	vt_ctl = ShmemInitStruct("vatoken counters",
+							 add_size(MAXALIGN(offsetof(vt_control, area)), vt_area_size()),
+							 &found);
+	if (!found)
+	{
+		dsa_area   *area;
+		dshash_table *tab;
+
+		vt_ctl->tranche = LWLockNewTrancheId();
+		vt_ctl->incarnation = (uint64) GetCurrentTimestamp() ^ ((uint64) getpid() << 40);
+		vt_ctl->area_size = vt_area_size();
+		pg_atomic_init_u32(&vt_ctl->ncounters, 0);
+		pg_atomic_init_u32(&vt_ctl->attached, 0);
+		pg_atomic_init_u32(&vt_ctl->flush_requests, 0);
+		pg_atomic_init_u32(&vt_ctl->waiting, 0);
+		pg_atomic_init_u64(&vt_ctl->launcher_latch, 0);
+
+		LWLockRegisterTranche(vt_ctl->tranche, "vatoken");
+		area = dsa_create_in_place(vt_ctl->area, vt_ctl->area_size, vt_ctl->tranche, NULL);
+		dsa_pin(area);
+		dsa_set_size_limit(area, vt_ctl->area_size);
+		vt_counter_params.tranche_id = vt_ctl->tranche;
+		vt_db_params.tranche_id = vt_ctl->tranche;
+		tab = dshash_create(area, &vt_counter_params, NULL);
+		vt_ctl->counters_handle = dshash_get_hash_table_handle(tab);
+		dshash_detach(tab);
+		tab = dshash_create(area, &vt_db_params, NULL);
+		vt_ctl->dbs_handle = dshash_get_hash_table_handle(tab);
+		dshash_detach(tab);
+		dsa_set_size_limit(area, -1);
+		dsa_detach(area);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+bool
+vt_counters_active(void)
+{
+	return vt_ctl != NULL;
+}
+
+static void
+vt_detach_callback(int code, Datum arg)
+{
+	pg_atomic_fetch_sub_u32(&vt_ctl->attached, 1);
+}
+
+/* Attach this process to the area and the tables, once. */
+static void
+vt_attach(void)
+{
+	MemoryContext old;
+
+	if (vt_counters_tab != NULL)
+		return;
+	Assert(vt_ctl != NULL);
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	LWLockRegisterTranche(vt_ctl->tranche, "vatoken");
+	vt_counter_params.tranche_id = vt_ctl->tranche;
+	vt_db_params.tranche_id = vt_ctl->tranche;
+	vt_area = dsa_attach_in_place(vt_ctl->area, NULL);
+	dsa_pin_mapping(vt_area);
+	vt_counters_tab = dshash_attach(vt_area, &vt_counter_params, vt_ctl->counters_handle, NULL);
+	vt_dbs_tab = dshash_attach(vt_area, &vt_db_params, vt_ctl->dbs_handle, NULL);
+	MemoryContextSwitchTo(old);
+
+	pg_atomic_fetch_add_u32(&vt_ctl->attached, 1);
+	before_shmem_exit(vt_detach_callback, (Datum) 0);
+}
+
+uint64
+vt_token_tag(const uint8 *hash)
+{
+	uint64		tag;
+
+	memcpy(&tag, hash, sizeof(tag));
+	return tag;
+}
+
+static void
+vt_make_key(vt_counter_key *key, Oid dbid, const vt_token_ident *token, vt_day day)
+{
+	memset(key, 0, sizeof(*key));
+	key->dbid = dbid;
+	key->relid = token->relid;
+	key->token_id = token->token_id;
+	key->tag = token->tag;
+	key->day = day;
+}
+
+/* Raise an atomic timestamp to at least ts. */
+static void
+vt_raise_last_used(vt_counter_entry *entry, TimestampTz ts)
+{
+	uint64		old = pg_atomic_read_u64(&entry->last_used);
+
+	while ((int64) old < ts)
+	{
+		if (pg_atomic_compare_exchange_u64(&entry->last_used, &old, (uint64) ts))
+			break;
+	}
+}
+
+/*
+ * Calls of a counter not yet written by a committed flush.  "flushed" is
+ * read first: "calls" only grows, so the difference is never negative even
+ * while a validation or a flush runs concurrently.
+ */
+static uint64
+vt_entry_pending(vt_counter_entry *entry, uint64 *calls_total)
+{
+	uint64		flushed = pg_atomic_read_u64(&entry->flushed);
+	uint64		calls;
+
+	pg_read_barrier();
+	calls = pg_atomic_read_u64(&entry->calls);
+	if (calls_total)
+		*calls_total = calls;
+	return calls - flushed;
+}
+
+/* Ask the launcher and the flushers for an early flush. */
+static void
+vt_request_flush(void)
+{
+	Latch	   *latch = (Latch *) (uintptr_t) pg_atomic_read_u64(&vt_ctl->launcher_latch);
+
+	pg_atomic_fetch_add_u32(&vt_ctl->flush_requests, 1);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* A new counter (under its partition's exclusive lock). */
+static void
+vt_entry_created(vt_counter_entry *entry)
+{
+	uint32		n;
+
+	pg_atomic_init_u64(&entry->calls, 0);
+	pg_atomic_init_u64(&entry->flushed, 0);
+	pg_atomic_init_u64(&entry->last_used, 0);
+	n = pg_atomic_add_fetch_u32(&vt_ctl->ncounters, 1);
+
+	/* Past max_counters, ask for a flush now and then as the table grows. */
+	if (n > (uint32) vt_max_counters &&
+		(n - vt_max_counters) % Max(vt_max_counters / 4, 1) == 1 % Max(vt_max_counters / 4, 1))
+		vt_request_flush();
+}
+
+void
+vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now)
+{
+	vt_counter_key key;
+	vt_counter_entry *entry;
+	bool		found;
+
+	vt_attach();
+	vt_make_key(&key, MyDatabaseId, token, day);
+
+	entry = dshash_find(vt_counters_tab, &key, false);
+	if (entry == NULL)
+	{
+		entry = dshash_find_or_insert(vt_counters_tab, &key, &found);
+		if (!found)
+			vt_entry_created(entry);
+	}
+	pg_atomic_fetch_add_u64(&entry->calls, 1);
+	vt_raise_last_used(entry, now);
+	dshash_release_lock(vt_counters_tab, entry);
+}
+
+/*
+ * This database's entry, created on first use.  Database entries are only
+ * removed for databases that no longer exist, so the pointer stays valid.
+ */
+static vt_db_entry *
+vt_db_entry_for(Oid dbid)
+{
+	vt_db_entry *db;
+	bool		found;
+
+	vt_attach();
+	if (dbid == MyDatabaseId && vt_my_db != NULL)
+		return vt_my_db;
+	db = dshash_find_or_insert(vt_dbs_tab, &dbid, &found);
+	if (!found)
+	{
+		pg_atomic_init_u64(&db->generation, 0);
+		pg_atomic_init_u32(&db->committing, 0);
+		db->flusher = 0;
+		db->dropping_since = 0;
+	}
+	dshash_release_lock(vt_dbs_tab, db);
+	if (dbid == MyDatabaseId)
+		vt_my_db = db;
+	return db;
+}
+
+static void
+vt_read_locktag(LOCKTAG *tag)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x76617474, 0x6f6b656e, VT_READ_LOCK_CLASS);
+}
+
+static void
+vt_read_start(vt_read *r)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+
+	if (r->attempts >= VT_READ_ATTEMPTS && !r->locked)
+	{
+		LOCKTAG		tag;
+
+		vt_read_locktag(&tag);
+		(void) LockAcquire(&tag, ShareLock, false, false);
+		r->locked = true;
+	}
+	for (;;)
+	{
+		r->generation = pg_atomic_read_u64(&db->generation);
+		pg_read_barrier();
+		if (r->locked || pg_atomic_read_u32(&db->committing) == 0)
+			break;
+		/* A flush is between its commit and advancing "flushed": brief. */
+		r->attempts++;
+		if (r->attempts >= VT_READ_ATTEMPTS)
+		{
+			vt_read_start(r);
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(1000L);
+	}
+}
+
+void
+vt_counters_read_begin(vt_read *r)
+{
+	r->attempts = 0;
+	r->locked = false;
+	vt_read_start(r);
+}
+
+bool
+vt_counters_read_retry(vt_read *r)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+
+	pg_memory_barrier();
+	if (r->locked ||
+		(pg_atomic_read_u32(&db->committing) == 0 &&
+		 pg_atomic_read_u64(&db->generation) == r->generation))
+	{
+		if (r->locked)
+		{
+			LOCKTAG		tag;
+
+			vt_read_locktag(&tag);
+			LockRelease(&tag, ShareLock, false);
+			r->locked = false;
+		}
+		return false;
+	}
+	/* A flush committed while we read: read again. */
+	r->attempts++;
+	vt_read_start(r);
+	return true;
+}
+
+static int
+vt_pending_cmp(const void *a, const void *b)
+{
+	const vt_pending *x = a;
+	const vt_pending *y = b;
+
+	if (x->token.token_id != y->token.token_id)
+		return x->token.token_id < y->token.token_id ? -1 : 1;
+	if (x->token.tag != y->token.tag)
+		return x->token.tag < y->token.tag ? -1 : 1;
+	return (x->day > y->day) - (x->day < y->day);
+}
+
+/* Pending counters of dbid (of relid only, unless InvalidOid). */
+static vt_pending *
+vt_collect(Oid dbid, Oid relid, int *n)
+{
+	dshash_seq_status status;
+	vt_counter_entry *entry;
+	vt_pending *result;
+	int			count = 0;
+	int			size = 64;
+
+	vt_attach();
+	result = palloc(sizeof(vt_pending) * size);
+	dshash_seq_init(&status, vt_counters_tab, false);
+	while ((entry = dshash_seq_next(&status)) != NULL)
+	{
+		uint64		calls_total;
+		uint64		pending;
+		vt_pending *p;
+
+		if (entry->key.dbid != dbid ||
+			(OidIsValid(relid) && entry->key.relid != relid))
+			continue;
+		pending = vt_entry_pending(entry, &calls_total);
+		if (pending == 0)
+			continue;
+		if (count == size)
+		{
+			size *= 2;
+			result = repalloc(result, sizeof(vt_pending) * size);
+		}
+		p = &result[count++];
+		p->token.relid = entry->key.relid;
+		p->token.token_id = entry->key.token_id;
+		p->token.tag = entry->key.tag;
+		p->day = entry->key.day;
+		p->calls = pending;
+		p->calls_total = calls_total;
+		p->last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
+		p->resolved = false;
+	}
+	dshash_seq_term(&status);
+
+	qsort(result, count, sizeof(vt_pending), vt_pending_cmp);
+	*n = count;
+	return result;
+}
+
+vt_pending *
+vt_counters_collect(Oid relid, int *n)
+{
+	return vt_collect(MyDatabaseId, relid, n);
+}
+
+void
+vt_counters_token_pending(const vt_token_ident *token, vt_day from, vt_day to,
+						  uint64 *calls_per_day, TimestampTz *last_used)
+{
+	vt_attach();
+	for (vt_day day = from; day <= to; day++)
+	{
+		vt_counter_key key;
+		vt_counter_entry *entry;
+
+		vt_make_key(&key, MyDatabaseId, token, day);
+		entry = dshash_find(vt_counters_tab, &key, false);
+		calls_per_day[day - from] = 0;
+		if (entry == NULL)
+			continue;
+		calls_per_day[day - from] = vt_entry_pending(entry, NULL);
+		if (calls_per_day[day - from] > 0 &&
+			(TimestampTz) pg_atomic_read_u64(&entry->last_used) > *last_used)
+			*last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
+		dshash_release_lock(vt_counters_tab, entry);
+	}
+}
+
+/*
+ * Flushing
+ */
+static void
+vt_flusher_exit(int code, Datum arg)
+{
+	vt_db_entry *db = vt_my_db;
+
+	if (db == NULL)
+		return;
+	if (vt_committing_here)
+	{
+		/* Exiting inside the commit: let readers go on. */
+		pg_atomic_fetch_add_u64(&db->generation, 1);
+		pg_atomic_write_u32(&db->committing, 0);
+		vt_committing_here = false;
+	}
+	db = dshash_find(vt_dbs_tab, &MyDatabaseId, true);
+	if (db != NULL)
+	{
+		if (db->flusher == MyProcPid)
+			db->flusher = 0;
+		dshash_release_lock(vt_dbs_tab, db);
+	}
+}
+
+bool
+vt_counters_claim_flush(Oid dbid)
+{
+	vt_db_entry *db;
+	bool		claimed = false;
+
+	Assert(dbid == MyDatabaseId);
+	(void) vt_db_entry_for(dbid);
+	db = dshash_find(vt_dbs_tab, &dbid, true);
+	if (db != NULL)
+	{
+		if (db->flusher == 0)
+		{
+			db->flusher = MyProcPid;
+			claimed = true;
+		}
+		dshash_release_lock(vt_dbs_tab, db);
+	}
+	if (claimed)
+		before_shmem_exit(vt_flusher_exit, (Datum) 0);
+	return claimed;
+}
+
+/* After a committed flush: the resolved items are in the tables. */
+static void
+vt_advance_flushed(const vt_pending *items, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		vt_counter_key key;
+		vt_counter_entry *entry;
+
+		if (!items[i].resolved)
+			continue;
+		vt_make_key(&key, MyDatabaseId, &items[i].token, items[i].day);
+		entry = dshash_find(vt_counters_tab, &key, false);
+		/* Only this flusher removes its database's counters: it is there. */
+		if (entry != NULL)
+		{
+			pg_atomic_write_u64(&entry->flushed, items[i].calls_total);
+			dshash_release_lock(vt_counters_tab, entry);
+		}
+	}
+}
+
+bool
+vt_counters_commit_flush(const vt_pending *items, int n)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+	LOCKTAG		tag;
+	volatile bool committed = false;
+
+	vt_read_locktag(&tag);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		/* A reader is waiting for a stable view: write nothing this time. */
+		AbortCurrentTransaction();
+		return false;
+	}
+
+	pg_atomic_write_u32(&db->committing, 1);
+	vt_committing_here = true;
+	pg_write_barrier();
+	PG_TRY();
+	{
+		CommitTransactionCommand();
+		committed = true;
+	}
+	PG_FINALLY();
+	{
+		if (committed)
+			vt_advance_flushed(items, n);
+		pg_write_barrier();
+		pg_atomic_fetch_add_u64(&db->generation, 1);
+		pg_atomic_write_u32(&db->committing, 0);
+		vt_committing_here = false;
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/*
+ * Remove dbid's counters of tokens tables other than live_relid (all when it
+ * is InvalidOid), and with only_flushed also those with nothing pending.
+ */
+static void
+vt_remove(Oid dbid, Oid live_relid, bool only_flushed)
+{
+	dshash_seq_status status;
+	vt_counter_entry *entry;
+
+	vt_attach();
+	dshash_seq_init(&status, vt_counters_tab, true);
+	while ((entry = dshash_seq_next(&status)) != NULL)
+	{
+		if (entry->key.dbid != dbid)
+			continue;
+		if (OidIsValid(live_relid) && entry->key.relid == live_relid &&
+			!(only_flushed && vt_entry_pending(entry, NULL) == 0))
+			continue;
+		dshash_delete_current(&status);
+		pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
+	}
+	dshash_seq_term(&status);
+}
+
+void
+vt_counters_discard(Oid dbid, Oid live_relid)
+{
+	vt_remove(dbid, live_relid, false);
+	if (!OidIsValid(live_relid) && dbid != MyDatabaseId)
+	{
+		/* The database is gone: so is its entry (no process can use it). */
+		vt_attach();
+		(void) dshash_delete_key(vt_dbs_tab, &dbid);
+	}
+}
+
+void
+vt_counters_prune(Oid live_relid)
+{
+	vt_remove(MyDatabaseId, live_relid, true);
+}
+
+/*
+ * The launcher
+ */
+vt_db_due *
+vt_counters_pending_databases(int *n)
+{
+	dshash_seq_status status;
+	vt_counter_entry *entry;
+	vt_db_due  *dbs;
+	int			count = 0;
+	int			size = 16;
+
+	vt_attach();
+	dbs = palloc(sizeof(vt_db_due) * size);
+	dshash_seq_init(&status, vt_counters_tab, false);
+	while ((entry = dshash_seq_next(&status)) != NULL)
+	{
+		int			i;
+
+		if (vt_entry_pending(entry, NULL) == 0)
+			continue;
+		for (i = 0; i < count; i++)
+			if (dbs[i].dbid == entry->key.dbid)
+				break;
+		if (i == count)
+		{
+			if (count == size)
+			{
+				size *= 2;
+				dbs = repalloc(dbs, sizeof(vt_db_due) * size);
+			}
+			dbs[count].dbid = entry->key.dbid;
+			dbs[count].counters = 0;
+			count++;
+		}
+		dbs[i].counters++;
+	}
+	dshash_seq_term(&status);
+	*n = count;
+	return dbs;
+}
+
+void
+vt_counters_set_launcher_latch(Latch *latch)
+{
+	vt_attach();
+	pg_atomic_write_u64(&vt_ctl->launcher_latch, (uint64) (uintptr_t) latch);
+}
+
+bool
+vt_counters_over_limit(void)
+{
+	return pg_atomic_read_u32(&vt_ctl->ncounters) > (uint32) vt_max_counters;
+}
+
+uint32
+vt_counters_flush_requests(void)
+{
+	return pg_atomic_read_u32(&vt_ctl->flush_requests);
+}
+
+void
+vt_counters_set_waiting(uint32 waiting)
+{
+	pg_atomic_write_u32(&vt_ctl->waiting, waiting);
+}
+
+uint32
+vt_counters_waiting(void)
+{
+	return pg_atomic_read_u32(&vt_ctl->waiting);
+}
+
+/*
+ * DROP DATABASE is about to wait (at most 5 seconds) for other sessions to
+ * leave the database: mark it, so that its flusher leaves now and no new one
+ * starts for a while.  If the DROP fails, the mark expires.
+ */
+void
+vt_counters_mark_dropping(Oid dbid)
+{
+	vt_db_entry *db;
+
+	(void) vt_db_entry_for(dbid);
+	db = dshash_find(vt_dbs_tab, &dbid, true);
+	if (db != NULL)
+	{
+		db->dropping_since = GetCurrentTimestamp();
+		dshash_release_lock(vt_dbs_tab, db);
+	}
+}
+
+bool
+vt_counters_is_dropping(Oid dbid)
+{
+	vt_db_entry *db;
+	bool		dropping = false;
+
+	vt_attach();
+	db = dshash_find(vt_dbs_tab, &dbid, false);
+	if (db != NULL)
+	{
+		dropping = db->dropping_since != 0 &&
+			!TimestampDifferenceExceeds(db->dropping_since, GetCurrentTimestamp(),
+										VT_DROPPING_MS);
+		dshash_release_lock(vt_dbs_tab, db);
+	}
+	return dropping;
+}
+
+/*
+ * The counters file: a header, then (key, pending calls, last_used) records.
+ * Written by the launcher at shutdown, read by the next launcher, then
+ * removed.  Not written after a crash, so a crash loses the pending counts,
+ * as documented above.
+ */
+typedef struct vt_file_header
+{
+	uint32		magic;
+	uint32		record_size;
+	uint64		incarnation;
+} vt_file_header;
+
+typedef struct vt_saved_counter
+{
+	vt_counter_key key;
+	uint64		calls;
+	int64		last_used;
+} vt_saved_counter;
+
+void
+vt_counters_wait_for_others(void)
+{
+	/* Every process that counts has exited, or we stop waiting. */
+	for (int waited = 0; waited < VT_SAVE_WAIT_MS; waited += 10)
+	{
+		if (pg_atomic_read_u32(&vt_ctl->attached) <= 1)
+			break;
+		(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+	}
+}
+
+void
+vt_counters_save_file(void)
+{
+	FILE	   *file;
+	dshash_seq_status status;
+	vt_counter_entry *entry;
+	vt_file_header header = {VT_COUNTERS_FILE_MAGIC, sizeof(vt_saved_counter), 0};
+	const char *tmpfile = VT_COUNTERS_FILE ".tmp";
+	bool		ok = true;
+
+	vt_attach();
+	header.incarnation = vt_ctl->incarnation;
+	file = AllocateFile(tmpfile, PG_BINARY_W);
+	if (file == NULL || fwrite(&header, sizeof(header), 1, file) != 1)
+		ok = false;
+
+	if (ok)
+	{
+		dshash_seq_init(&status, vt_counters_tab, false);
+		while ((entry = dshash_seq_next(&status)) != NULL)
+		{
+			vt_saved_counter saved;
+
+			memset(&saved, 0, sizeof(saved));
+			saved.calls = vt_entry_pending(entry, NULL);
+			if (saved.calls == 0)
+				continue;
+			saved.key = entry->key;
+			saved.last_used = (int64) pg_atomic_read_u64(&entry->last_used);
+			if (fwrite(&saved, sizeof(saved), 1, file) != 1)
+			{
+				ok = false;
+				break;
+			}
+		}
+		dshash_seq_term(&status);
+	}
+	if (file != NULL && FreeFile(file) != 0)
+		ok = false;
+	if (ok && durable_rename(tmpfile, VT_COUNTERS_FILE, LOG) == 0)
+		return;
+
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m", tmpfile),
+			 errdetail("Usage counted since the last flush is lost.")));
+	unlink(tmpfile);
+}
+
+void
+vt_counters_load_file(void)
+{
+	FILE	   *file;
+	vt_file_header header;
+	vt_saved_counter saved;
+	int			loaded = 0;
+
+	vt_attach();
+	file = AllocateFile(VT_COUNTERS_FILE, PG_BINARY_R);
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", VT_COUNTERS_FILE)));
+		return;
+	}
+
+	if (fread(&header, sizeof(header), 1, file) != 1 ||
+		header.magic != VT_COUNTERS_FILE_MAGIC ||
+		header.record_size != sizeof(vt_saved_counter))
+		ereport(LOG,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ignoring invalid vatoken counters file \"%s\"", VT_COUNTERS_FILE)));
+	else if (header.incarnation != vt_ctl->incarnation)
+	{
+		/* Written at the last shutdown; from this shared memory, it is in it. */
+		while (fread(&saved, sizeof(saved), 1, file) == 1)
+		{
+			vt_counter_entry *entry;
+			bool		found;
+
+			saved.key.padding = 0;
+			entry = dshash_find_or_insert(vt_counters_tab, &saved.key, &found);
+			if (!found)
+				vt_entry_created(entry);
+			pg_atomic_fetch_add_u64(&entry->calls, saved.calls);
+			vt_raise_last_used(entry, (TimestampTz) saved.last_used);
+			dshash_release_lock(vt_counters_tab, entry);
+			loaded++;
+		}
+		ereport(DEBUG1,
+				(errmsg_internal("vatoken loaded %d saved counters", loaded)));
+	}
+
+	FreeFile(file);
+	/* Durably: a file that came back after a crash would be added twice. */
+	(void) durable_unlink(VT_COUNTERS_FILE, LOG);
+}

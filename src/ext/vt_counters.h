@@ -1,0 +1,118 @@
+/*
+ * vt_counters.h
+ *	  The shared-memory usage counters of the fast path (the library is in
+ *	  shared_preload_libraries): the few operations other files need.
+ *
+ * vt_counters.c owns the counter table, the per-database read protocol and
+ * their locks; its opening comment states the whole protocol and what a
+ * crash or a restart loses.  No other file sees a lock or a generation.
+ */
+#ifndef VT_COUNTERS_H
+#define VT_COUNTERS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+
+#include "vatoken.h"
+
+/* Settings (vatoken.max_counters, vatoken.flush_interval, vatoken.max_flush_workers). */
+extern int	vt_max_counters;
+extern int	vt_flush_interval_ms;
+extern int	vt_max_flush_workers;
+
+/* Called from _PG_init when loaded through shared_preload_libraries. */
+extern void vt_counters_install_hooks(void);
+
+/* True when this server counts in shared memory (the library is preloaded). */
+extern bool vt_counters_active(void);
+
+/* The tag of a token: the first 8 bytes of its SHA-256. */
+extern uint64 vt_token_tag(const uint8 *hash);
+
+/*
+ * Count one call of a token of the current database on local day "day".
+ * Never waits for a row lock, never writes to a table and never fails for
+ * lack of room: the table grows, and past vatoken.max_counters the workers
+ * are asked to flush early.
+ */
+extern void vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now);
+
+/*
+ * A consistent read of the current database's tables plus its pending
+ * counts, for vatoken_list and vatoken_usage:
+ *
+ *	   vt_counters_read_begin(&r);
+ *	   do {
+ *		   ... take a new snapshot, read the tables, collect pending ...
+ *	   } while (!vt_counters_read_retry(&r));
+ *
+ * A read may have to start over while a flush of this database commits;
+ * after a few attempts it waits for the flush instead (a lock that a
+ * flusher only ever tries to take), so it always ends.
+ */
+typedef struct vt_read
+{
+	uint64		generation;
+	int			attempts;
+	bool		locked;
+} vt_read;
+
+extern void vt_counters_read_begin(vt_read *r);
+extern bool vt_counters_read_retry(vt_read *r);
+
+/* Every pending count of one tokens table, sorted by (token_id, tag, day). */
+extern vt_pending *vt_counters_collect(Oid relid, int *n);
+
+/*
+ * Add one token's pending calls on days from..to to *calls, and raise
+ * *last_used; looks up each day by key.
+ */
+extern void vt_counters_token_pending(const vt_token_ident *token, vt_day from, vt_day to,
+									  uint64 *calls_per_day, TimestampTz *last_used);
+
+/*
+ * Flush support for vt_flusher.c (one flusher per database at a time).
+ * vt_counters_commit_flush commits the current transaction, which wrote the
+ * items marked resolved, and marks them flushed so that no reader ever sees
+ * a call both in the tables and as pending.  If a reader holds the
+ * database's read lock it aborts the transaction instead and returns false:
+ * nothing was written and the counts stay pending.
+ */
+extern bool vt_counters_claim_flush(Oid dbid);
+extern bool vt_counters_commit_flush(const vt_pending *items, int n);
+
+/* Drop the current database's counters of every tokens table but live_relid
+ * (InvalidOid: all of them), e.g. after DROP EXTENSION. */
+extern void vt_counters_discard(Oid dbid, Oid live_relid);
+
+/* Remove the current database's counters that have nothing pending, and
+ * those of tokens tables other than live_relid. */
+extern void vt_counters_prune(Oid live_relid);
+
+/* For the launcher (vt_launcher.c). */
+typedef struct vt_db_due
+{
+	Oid			dbid;
+	int			counters;		/* counters with pending calls */
+} vt_db_due;
+extern vt_db_due *vt_counters_pending_databases(int *n);
+extern void vt_counters_set_launcher_latch(Latch *latch);
+extern uint32 vt_counters_flush_requests(void);
+extern bool vt_counters_over_limit(void);	/* past vatoken.max_counters */
+extern void vt_counters_set_waiting(uint32 waiting);
+extern uint32 vt_counters_waiting(void);
+extern void vt_counters_load_file(void);
+extern void vt_counters_save_file(void);
+extern void vt_counters_wait_for_others(void);
+
+/*
+ * DROP DATABASE support: a database marked as dropping has no flusher for
+ * VT_DROPPING_MS (longer than DROP DATABASE waits for other sessions).
+ */
+#define VT_DROPPING_MS		10000
+extern void vt_counters_mark_dropping(Oid dbid);
+extern bool vt_counters_is_dropping(Oid dbid);
+
+#endif							/* VT_COUNTERS_H */

@@ -1,0 +1,296 @@
+/*
+ * vt_flusher.c
+ *	  The "vatoken flush" background worker: writes one database's pending
+ *	  counters (vt_counters.c) into its vatoken.usage.
+ *
+ * Environment
+ * -----------
+ * Started by the launcher (vt_launcher.c) for one database, connected to it
+ * as the bootstrap superuser, even if the database does not allow
+ * connections.  Whatever the database's or a role's stored settings say, it
+ * pins the settings that could change what its SQL does or make it wait
+ * (vt_pin_environment): search_path = pg_catalog, pg_temp (every name in its
+ * statements is qualified too), no role switch, read-write READ COMMITTED
+ * transactions, no statement, lock or idle timeouts, synchronous_commit =
+ * local (so a commit never waits for a standby, and SIGTERM is never stuck
+ * in a wait for one), session_replication_role = origin (foreign keys and
+ * their cascades apply), no parallel query or JIT, the planner's methods all
+ * enabled.  A database owner who is not a superuser can therefore neither
+ * run code in it nor stop it from writing.
+ *
+ * It never waits for a lock held by someone else: the tables are locked
+ * conditionally (vt_resolve), rows with SKIP LOCKED (vt_store_flush), and
+ * the read lock of vt_counters.c is only tried; what it could not write
+ * stays pending for its next round.  So one open transaction, or a reader,
+ * never stops the flush of a whole database, and a flusher never holds up
+ * the databases waiting for a turn.
+ *
+ * SIGHUP reloads the configuration; SIGTERM (shutdown) makes it flush once
+ * more and exit; postmaster death ends it at once.  It leaves when a flush
+ * found nothing to write twice in a row, after a flush while other
+ * databases wait for a flusher (vt_counters_waiting), when DROP DATABASE is
+ * about to wait for the database's sessions (see the object access hook
+ * below), or at shutdown.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "vt_counters.h"
+#include "vt_resolve.h"
+#include "vt_store.h"
+#include "vt_worker.h"
+
+PGDLLEXPORT void vt_flush_main(Datum arg);
+
+/* How often a flusher looks for a drop, a flush request or shutdown. */
+#define VT_FLUSH_POLL_MS	200
+
+bool
+vt_start_flusher(Oid dbid, BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker;
+	MemoryContext old;
+	bool		started;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
+	worker.bgw_notify_pid = MyProcPid;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "vatoken");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "vt_flush_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "vatoken flush for database %u", dbid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "vatoken flush");
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	started = RegisterDynamicBackgroundWorker(&worker, handle);
+	MemoryContextSwitchTo(old);
+	if (!started)
+		*handle = NULL;
+	return started;
+}
+
+/*
+ * The settings a flusher pins, whatever the database or role settings say.
+ * Each changes what the flush's SQL does, or lets it wait or fail.
+ */
+static const struct
+{
+	const char *name;
+	const char *value;
+}			vt_pinned[] = {
+	{"search_path", "pg_catalog, pg_temp"},
+	{"role", "none"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"idle_session_timeout", "0"},
+	{"synchronous_commit", "local"},
+	{"session_replication_role", "origin"},
+	{"exit_on_error", "off"},
+	{"row_security", "on"},
+	{"transform_null_equals", "off"},
+	{"plan_cache_mode", "auto"},
+	{"jit", "off"},
+	{"max_parallel_workers_per_gather", "0"},
+	{"force_parallel_mode", "off"},
+	{"enable_seqscan", "on"},
+	{"enable_indexscan", "on"},
+	{"enable_indexonlyscan", "on"},
+	{"enable_bitmapscan", "on"},
+	{"enable_tidscan", "on"},
+	{"enable_nestloop", "on"},
+	{"enable_hashjoin", "on"},
+	{"enable_mergejoin", "on"},
+	{"enable_sort", "on"},
+	{"enable_material", "on"},
+	{"enable_memoize", "on"},
+	{"enable_hashagg", "on"},
+};
+
+static void
+vt_pin_environment(void)
+{
+	for (int i = 0; i < lengthof(vt_pinned); i++)
+		SetConfigOption(vt_pinned[i].name, vt_pinned[i].value, PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Write this database's pending counters in one transaction; returns how
+ * many counters were written, or -1 if the tables or rows were busy and
+ * something was left for the next round.  Counters of a tokens table that is
+ * gone (the extension was dropped, perhaps created again) are dropped.
+ */
+static int
+vt_flush_database(void)
+{
+	vt_rels		rels;
+	vt_pending *items;
+	int			n;
+	int			written = 0;
+	vt_resolved resolved;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "vatoken: flushing usage counters");
+
+	resolved = vt_resolve(&rels, true, RowShareLock, RowExclusiveLock, false);
+	if (resolved != VT_RESOLVED)
+	{
+		CommitTransactionCommand();
+		if (resolved == VT_RESOLVE_MISSING)
+			vt_counters_discard(MyDatabaseId, InvalidOid);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return resolved == VT_RESOLVE_MISSING ? 0 : -1;
+	}
+	/* The items must outlive the transaction. */
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		items = vt_counters_collect(rels.tokens, &n);
+		MemoryContextSwitchTo(old);
+	}
+	if (n == 0)
+	{
+		CommitTransactionCommand();
+		vt_counters_prune(rels.tokens);
+		pfree(items);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return 0;
+	}
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	vt_store_connect();
+	vt_store_flush(rels.schema_1_0, items, n);
+	vt_store_disconnect();
+	PopActiveSnapshot();
+
+	if (vt_counters_commit_flush(items, n))
+	{
+		for (int i = 0; i < n; i++)
+			written += items[i].resolved ? 1 : 0;
+		if (written < n)
+			written = -1;
+	}
+	else
+		written = -1;			/* a reader held the read lock */
+
+	vt_counters_prune(rels.tokens);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	pfree(items);
+	return written;
+}
+
+void
+vt_flush_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	TimestampTz last_flush;
+	uint32		seen_requests;
+	int			idle_flushes = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	if (vt_counters_is_dropping(dbid))
+		proc_exit(0);
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
+	vt_pin_environment();
+
+	/* One flusher per database, even if a restarted launcher asks again. */
+	if (!vt_counters_claim_flush(dbid))
+		proc_exit(0);
+
+	/* Flush at once: the launcher started us because counts are pending. */
+	seen_requests = vt_counters_flush_requests();
+	vt_flush_database();
+	last_flush = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		due;
+		int			written;
+
+		if (vt_counters_waiting() > 0)
+			proc_exit(0);		/* give the slot to a database waiting for one */
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(VT_FLUSH_POLL_MS, vt_flush_interval_ms),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		/* DROP DATABASE is waiting for us to leave: its counts die with it. */
+		if (vt_counters_is_dropping(MyDatabaseId))
+			proc_exit(0);
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (ShutdownRequestPending)
+		{
+			vt_flush_database();
+			proc_exit(0);
+		}
+
+		due = TimestampDifferenceExceeds(last_flush, GetCurrentTimestamp(),
+										 vt_flush_interval_ms) ||
+			vt_counters_flush_requests() != seen_requests || vt_counters_over_limit();
+		if (!due)
+			continue;
+
+		seen_requests = vt_counters_flush_requests();
+		written = vt_flush_database();
+		if (written != 0)
+			idle_flushes = 0;
+		else if (++idle_flushes >= 2)
+			proc_exit(0);		/* the launcher starts us again when needed */
+		last_flush = GetCurrentTimestamp();
+	}
+}
+
+/*
+ * DROP DATABASE calls the object access hook before it waits for other
+ * sessions to leave: mark the database so that its flusher leaves now.
+ */
+static object_access_hook_type prev_object_access_hook = NULL;
+
+static void
+vt_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_DROP && classId == DatabaseRelationId && vt_counters_active())
+		vt_counters_mark_dropping(objectId);
+}
+
+void
+vt_install_drop_hook(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = vt_object_access;
+}
