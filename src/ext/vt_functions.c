@@ -16,7 +16,7 @@
 #include "utils/builtins.h"
 
 #include "vatoken.h"
-#include "vt_counter.h"
+#include "vt_usage.h"
 #include "vt_lookup.h"
 #include "vt_resolve.h"
 #include "vt_store.h"
@@ -116,13 +116,13 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		bool		found;
 
 		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
-		if (vt_counter_in_shmem())
+		if (vt_usage_in_shmem())
 		{
 			/* Fast path: an index probe and an atomic add, no SPI. */
 			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 			found = vt_lookup_token(&rels, hash, &row);
 			if (found)
-				vt_counter_count(&rels, row.token_id, hash);
+				vt_usage_count(&rels, row.token_id, hash);
 		}
 		else
 		{
@@ -131,7 +131,7 @@ vatoken_validate(PG_FUNCTION_ARGS)
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
-				vt_counter_count(&rels, row.token_id, hash);
+				vt_usage_count(&rels, row.token_id, hash);
 			vt_store_disconnect();
 		}
 
@@ -161,7 +161,7 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	int			n;
 
 	vt_init_srf(fcinfo);
-	rows = vt_counter_read_usage(owner, token_id, &n);
+	rows = vt_usage_read(owner, token_id, &n);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[8];

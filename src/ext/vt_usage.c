@@ -1,7 +1,7 @@
 /*
- * vt_counter.c
+ * vt_usage.c
  *	  Counting of API calls and reading of the counts: chooses between the
- *	  transactional counter and the shared-memory counters (vt_counter.h).
+ *	  transactional counter and the shared-memory counters (vt_usage.h).
  */
 #include "postgres.h"
 
@@ -9,17 +9,17 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "vt_counter.h"
+#include "vt_usage.h"
 #include "vt_counters.h"
 
 bool
-vt_counter_in_shmem(void)
+vt_usage_in_shmem(void)
 {
 	return vt_counters_active();
 }
 
 void
-vt_counter_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
+vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	vt_day		day = vt_local_day(now);
@@ -103,7 +103,7 @@ vt_add_pending_one(vt_usage_row *row, Oid relid, const vt_periods *periods)
 }
 
 vt_usage_row *
-vt_counter_read_usage(text *owner, const int64 *token_id, int *n)
+vt_usage_read(text *owner, const int64 *token_id, int *n)
 {
 	vt_periods	periods;
 	vt_rels		rels;

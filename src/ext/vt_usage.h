@@ -1,5 +1,5 @@
 /*
- * vt_counter.h
+ * vt_usage.h
  *	  Counting API calls and reading the counts: the one place that chooses
  *	  between the two ways of counting.
  *
@@ -8,8 +8,8 @@
  * - shared memory (preloaded): calls are counted in vt_counters.c and
  *	 flushed by the workers; readers add the pending calls.
  */
-#ifndef VT_COUNTER_H
-#define VT_COUNTER_H
+#ifndef VT_USAGE_H
+#define VT_USAGE_H
 
 #include "postgres.h"
 
@@ -28,20 +28,20 @@ typedef enum vt_usage_column
 } vt_usage_column;
 
 /* True when calls are counted in shared memory (the library is preloaded). */
-extern bool vt_counter_in_shmem(void);
+extern bool vt_usage_in_shmem(void);
 
 /*
  * Count one valid call of a token (found by its hash in rels->tokens) made
  * now.  Transactional counting needs an SPI connection and the token's row
  * locked (vt_store_lookup_locked) in this transaction.
  */
-extern void vt_counter_count(const vt_rels *rels, int64 token_id, const uint8 *hash);
+extern void vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash);
 
 /*
  * owner's tokens (only token_id's when not NULL) with their usage in the
  * periods of today, pending calls included: a consistent read (see
  * vt_counters.h).  Connects to SPI itself.
  */
-extern vt_usage_row *vt_counter_read_usage(text *owner, const int64 *token_id, int *n);
+extern vt_usage_row *vt_usage_read(text *owner, const int64 *token_id, int *n);
 
-#endif							/* VT_COUNTER_H */
+#endif							/* VT_USAGE_H */
