@@ -54,11 +54,15 @@
  *	 reader takes the database's read lock (a heavyweight lock, so the wait
  *	 sleeps, can be cancelled and takes part in deadlock detection) in share
  *	 mode.  A flusher holds that lock exclusively from before it sets
- *	 "committing" until after it clears it, but only ever tries to take it:
+ *	 "committing" until after it clears it.  It first only tries to take it:
  *	 if a reader holds it, the flusher aborts its transaction and tries
- *	 again at its next round.  So a reader waits at most for one commit, a
- *	 flusher never waits for a reader, and a flush commit (synchronous_commit
- *	 = local, see vt_flusher.c) never waits for a standby.
+ *	 again at its next round; only after VT_FLUSH_LOCK_TRIES rounds in a row
+ *	 found it taken does it wait, for the reads under way (readers that come
+ *	 later queue behind it), so that readers cannot starve the flush.  A
+ *	 reader holds the lock only while it reads, and a flusher holds no lock
+ *	 a reader waits for while it waits, so neither waits for long, and a
+ *	 flush commit (synchronous_commit = local, see vt_flusher.c) never waits
+ *	 for a standby.
  * - A flusher that exits while "committing" is set (FATAL in the commit)
  *	 clears it in a before_shmem_exit callback; its session lock is released
  *	 by the lock manager at exit.
@@ -657,14 +661,14 @@ vt_advance_flushed(const vt_pending *items, int n)
 }
 
 bool
-vt_counters_commit_flush(const vt_pending *items, int n)
+vt_counters_commit_flush(const vt_pending *items, int n, bool wait)
 {
 	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
 	LOCKTAG		tag;
 	volatile bool committed = false;
 
 	vt_read_locktag(&tag);
-	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(&tag, ExclusiveLock, true, !wait) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		/* A reader is waiting for a stable view: write nothing this time. */
 		AbortCurrentTransaction();

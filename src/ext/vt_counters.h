@@ -76,12 +76,14 @@ extern void vt_counters_token_pending(const vt_token_ident *token, vt_day from, 
  * Flush support for vt_flusher.c (one flusher per database at a time).
  * vt_counters_commit_flush commits the current transaction, which wrote the
  * items marked resolved, and marks them flushed so that no reader ever sees
- * a call both in the tables and as pending.  If a reader holds the
- * database's read lock it aborts the transaction instead and returns false:
- * nothing was written and the counts stay pending.
+ * a call both in the tables and as pending.  Unless wait, if a reader holds
+ * the database's read lock it aborts the transaction instead and returns
+ * false: nothing was written and the counts stay pending.  With wait it
+ * waits for the reads under way.
  */
+#define VT_FLUSH_LOCK_TRIES	3
 extern bool vt_counters_claim_flush(Oid dbid);
-extern bool vt_counters_commit_flush(const vt_pending *items, int n);
+extern bool vt_counters_commit_flush(const vt_pending *items, int n, bool wait);
 
 /* Drop the current database's counters of every tokens table but live_relid
  * (InvalidOid: all of them), e.g. after DROP EXTENSION. */

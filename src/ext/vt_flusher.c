@@ -18,12 +18,13 @@
  * enabled.  A database owner who is not a superuser can therefore neither
  * run code in it nor stop it from writing.
  *
- * It never waits for a lock held by someone else: the tables are locked
- * conditionally (vt_resolve), rows with SKIP LOCKED (vt_store_flush), and
- * the read lock of vt_counters.c is only tried; what it could not write
- * stays pending for its next round.  So one open transaction, or a reader,
- * never stops the flush of a whole database, and a flusher never holds up
- * the databases waiting for a turn.
+ * It never waits for a lock that a transaction holds: the tables are locked
+ * conditionally (vt_resolve), rows with SKIP LOCKED (vt_store_flush); what
+ * it could not write stays pending for its next round.  So one open
+ * transaction never stops the flush of a whole database, and a flusher
+ * never holds up the databases waiting for a turn.  The read lock of
+ * vt_counters.c is only tried too, except after VT_FLUSH_LOCK_TRIES misses
+ * in a row, when it waits for the reads under way (never for a transaction).
  *
  * SIGHUP reloads the configuration; SIGTERM (shutdown) makes it flush once
  * more and exit; postmaster death ends it at once.  It leaves when a flush
@@ -139,6 +140,9 @@ vt_pin_environment(void)
  * something was left for the next round.  Counters of a tokens table that is
  * gone (the extension was dropped, perhaps created again) are dropped.
  */
+/* Rounds in a row whose commit found a reader holding the read lock. */
+static int	vt_lock_misses = 0;
+
 static int
 vt_flush_database(void)
 {
@@ -183,15 +187,19 @@ vt_flush_database(void)
 	vt_store_disconnect();
 	PopActiveSnapshot();
 
-	if (vt_counters_commit_flush(items, n))
+	if (vt_counters_commit_flush(items, n, vt_lock_misses >= VT_FLUSH_LOCK_TRIES))
 	{
+		vt_lock_misses = 0;
 		for (int i = 0; i < n; i++)
 			written += items[i].resolved ? 1 : 0;
 		if (written < n)
 			written = -1;
 	}
 	else
+	{
+		vt_lock_misses++;
 		written = -1;			/* a reader held the read lock */
+	}
 
 	vt_counters_prune(rels.tokens);
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -16,6 +16,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
@@ -99,6 +100,9 @@ vt_cache_fill(void)
 	cache.tokens = vt_member_relation("tokens", nspid, extoid);
 	cache.usage = vt_member_relation("usage", nspid, extoid);
 	cache.tokens_hash_index = get_relname_relid("tokens_token_hash_key", nspid);
+	if (OidIsValid(cache.tokens_hash_index) && OidIsValid(cache.tokens) &&
+		IndexGetRelation(cache.tokens_hash_index, true) != cache.tokens)
+		cache.tokens_hash_index = InvalidOid;
 	version = vt_extversion(extoid);
 	if (!OidIsValid(cache.tokens) || !OidIsValid(cache.usage) ||
 		!OidIsValid(cache.tokens_hash_index) || version == NULL)
