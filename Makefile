@@ -22,8 +22,11 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 
 # Regression tests: sql/<name>.sql against expected/<name>.out, run in a
 # throwaway instance that pg_regress starts itself.
-REGRESS      = setup create validate list_usage delete bad_input privileges \
+# mode_plain / mode_preload prove which mode each run is in.
+REGRESS_BASE = setup create validate list_usage delete bad_input privileges \
                pgcrypto_hash timezone multi_db catalogue
+REGRESS_MODE ?= mode_plain
+REGRESS      = $(REGRESS_BASE) $(REGRESS_MODE)
 REGRESS_CONF ?= test/regress.conf
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(REGRESS_CONF)
 
@@ -62,7 +65,7 @@ check-unit: test/check_core
 
 # The same suite with the library preloaded: the shared-memory fast path.
 installcheck-preload:
-	$(MAKE) installcheck REGRESS_CONF=test/regress-preload.conf
+	$(MAKE) installcheck REGRESS_CONF=test/regress-preload.conf REGRESS_MODE=mode_preload
 
 deps:
 	bash scripts/deps.sh
