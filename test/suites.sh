@@ -34,7 +34,10 @@ suite_tap() {
     }
 }
 suite_isolation() { bash test/isolation/run.sh; }
-suite_isolation_preload() { ISOLATION_CONFIG=test/isolation/preload.conf bash test/isolation/run.sh; }
+suite_isolation_preload() {
+    ISOLATION_CONFIG=test/isolation/preload.conf ISOLATION_EXPECTED=test/isolation/expected-preload \
+        bash test/isolation/run.sh
+}
 suite_pam() { bash test/pam/run.sh; }
 
 passed=0

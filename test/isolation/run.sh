@@ -7,6 +7,10 @@
 # ISOLATION_CONFIG  postgresql.conf lines for the instance (default
 #                   test/isolation/isolation.conf; test/isolation/preload.conf
 #                   runs the same specs with the library preloaded)
+# ISOLATION_EXPECTED  a directory of expected outputs that replace those of
+#                   test/isolation/expected for this run: where a mode answers
+#                   differently (test/isolation/expected-preload: no validation
+#                   waits, no serialization error with the fast path)
 # ISOLATION_OUTPUT  where results, diffs and the instance go (default: a new
 #                   directory under /tmp, removed when every spec passes)
 #
@@ -37,11 +41,21 @@ out=${ISOLATION_OUTPUT:-$(mktemp -d /tmp/vatoken-isolation.XXXXXX)}
 mkdir -p "$out"
 echo "check-isolation: config $config, output in $out"
 
+# The specs with this mode's expected outputs.
+input=$out/input
+rm -rf "$input"
+mkdir -p "$input"
+cp -r test/isolation/specs test/isolation/expected "$input/"
+if [ -n "${ISOLATION_EXPECTED:-}" ]; then
+    cp "$ISOLATION_EXPECTED"/*.out "$input/expected/"
+    echo "check-isolation: expected outputs of $ISOLATION_EXPECTED replace the defaults"
+fi
+
 if "$(pg_config --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
         --temp-instance="$out/instance" \
         --temp-config="$config" \
         --bindir="$(pg_config --bindir)" \
-        --inputdir=test/isolation \
+        --inputdir="$input" \
         --outputdir="$out" \
         "${specs[@]}"; then
     [ -n "${ISOLATION_OUTPUT:-}" ] || rm -rf "$out"
