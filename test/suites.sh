@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 export PATH="$(pg_config --bindir):$PATH"
 
-ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap pam)
+ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap tap_preload
+            pam pam_preload)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -23,22 +24,28 @@ suite_sanitize() { make -s check-sanitize; }
 suite_fuzz() { make -s fuzz-ci; }
 suite_regress() { make -s installcheck || { show_diffs; return 1; }; }
 suite_regress_preload() { make -s installcheck-preload || { show_diffs; return 1; }; }
-suite_tap() {
+# prove_tap FILES...: the TAP tests, with the server logs of a failure.
+prove_tap() {
     rm -rf tmp_check
     PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
     PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
     TESTDIR="$PWD" \
-        prove --timer test/t/*.pl || {
+        prove --timer "$@" || {
         for f in tmp_check/log/*; do [ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }; done
         return 1
     }
 }
+suite_tap() { prove_tap test/t/*.pl; }
+# The security test once more with the fast path (its search-path, privilege
+# and no-token-in-the-log checks then cover the shared-memory code too).
+suite_tap_preload() { VATOKEN_TEST_PRELOAD=1 prove_tap test/t/101_security.pl; }
 suite_isolation() { bash test/isolation/run.sh; }
 suite_isolation_preload() {
     ISOLATION_CONFIG=test/isolation/preload.conf ISOLATION_EXPECTED=test/isolation/expected-preload \
         bash test/isolation/run.sh
 }
 suite_pam() { bash test/pam/run.sh; }
+suite_pam_preload() { VTP_PRELOAD=1 bash test/pam/run.sh; }
 
 passed=0
 failed=0

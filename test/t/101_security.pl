@@ -212,8 +212,18 @@ for my $who ('mallory', $superuser)
 ### 2. PUBLIC: nothing executable, nothing readable; the extension is the
 ###    superuser's.
 ###
-$node->safe_psql('sec', 'CREATE ROLE nobody LOGIN; ANALYZE vatoken.tokens, vatoken.usage;');
-$node->safe_psql('sec', "SELECT * FROM vatoken_create('pub-owner', 'For PUBLIC')");
+# Statistics exist only for tables with rows: give both some before ANALYZE.
+$node->safe_psql('sec', 'CREATE ROLE nobody LOGIN');
+$node->safe_psql('sec', q{
+	CREATE TABLE pub_tokens AS SELECT c.token FROM generate_series(1, 20) g,
+		LATERAL vatoken_create('pub-owner', 'For PUBLIC ' || g) c;
+	SELECT count(*) FROM pub_tokens t, LATERAL vatoken_validate(t.token) v WHERE v.valid;
+});
+$node->poll_query_until('sec', 'SELECT count(*) > 0 FROM vatoken.usage')
+  or die 'no usage rows to analyze';
+$node->safe_psql('sec', 'ANALYZE vatoken.tokens, vatoken.usage');
+cmp_ok($node->safe_psql('sec', "SELECT count(*) FROM pg_stats WHERE schemaname = 'vatoken'"),
+	'>', 0, 'control: the extension\'s tables have statistics that a superuser sees');
 my $sql_public = <<'SQL';
 SELECT count(*) FROM pg_proc p
 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
@@ -334,18 +344,26 @@ SELECT count(*) FROM log_tokens t,
     LATERAL vatoken_validate(' ' || t.token) v3
 WHERE v1.status = 'malformed' AND v2.status = 'malformed' AND v3.status = 'malformed';
 SQL
-for my $failing (
+for my $case (
 	# (validates unknown tokens, so that no valid call is lost to the
 	# rollback, whatever the counting mode)
-	'SELECT v.status, 1 / v.valid::int FROM log_gone t, LATERAL vatoken_validate(t.token) v',
-	'SELECT v.status, 1 / v.valid::int FROM log_tokens t, LATERAL vatoken_validate(upper(t.token)) v',
-	'SELECT vatoken_create(t.token, E\'\\n\') FROM log_tokens t',
-	'SELECT vatoken_list(t.token || repeat(\'x\', 200)) FROM log_tokens t',
-	'SELECT vatoken_usage(t.token, -1) FROM log_tokens t',
-	'SELECT vatoken_delete(t.token, 0) FROM log_tokens t')
+	[ 'SELECT v.status, 1 / v.valid::int FROM log_gone t, LATERAL vatoken_validate(t.token) v',
+	  qr/division by zero/ ],
+	[ 'SELECT v.status, 1 / v.valid::int FROM log_tokens t, LATERAL vatoken_validate(upper(t.token)) v',
+	  qr/division by zero/ ],
+	[ 'SELECT vatoken_create(t.token, E\'\\n\') FROM log_tokens t',
+	  qr/name must not contain control characters/ ],
+	[ 'SELECT vatoken_list(t.token || repeat(\'x\', 200)) FROM log_tokens t',
+	  qr/owner must be between 1 and 200 characters long/ ],
+	[ 'SELECT vatoken_usage(t.token, -1) FROM log_tokens t',
+	  qr/token_id must be a positive number/ ],
+	[ 'SELECT vatoken_delete(t.token, 0) FROM log_tokens t',
+	  qr/token_id must be a positive number/ ])
 {
+	my ($failing, $why) = @$case;
 	my ($frc, $fout, $ferr) = psql_as($superuser, $failing);
 	isnt($frc, 0, "fails as intended: $failing");
+	like($ferr, $why, "and for the intended reason: $failing");
 }
 
 # Control: a made-up token written into the text of a failing statement does
