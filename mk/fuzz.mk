@@ -12,10 +12,15 @@
 # The fuzzers start from the committed seeds in test/fuzz/corpus/<target>/ but
 # write what they find into a scratch copy under test/fuzz/build/, so a run
 # never changes the committed corpus.  A crashing input is saved as
-# test/fuzz/build/artifacts/<target>/crash-*; replay it with
-#   test/fuzz/build/<target> test/fuzz/build/artifacts/<target>/crash-...
+# test/fuzz/build/artifacts/<target>/crash-* and, because `make test` runs
+# from a temporary copy of the tree as root, also copied to
+# $(FUZZ_KEEP)/<target>.<time>/ (default /tmp/vatoken-fuzz-artifacts); replay it with
+#   test/fuzz/build/<target> <crash file>
+# Each run prints libFuzzer's seed; FUZZ_SEED=<n> repeats a run.
 
 FUZZ_SECONDS  ?= 60
+FUZZ_SEED     ?=
+FUZZ_KEEP     ?= /tmp/vatoken-fuzz-artifacts
 FUZZ_CC       ?= clang
 SANITIZE_CC   ?= gcc
 
@@ -51,12 +56,20 @@ define fuzz_run
 		cp $(FUZZ_DIR)/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/; \
 		dict=; if [ -f $(FUZZ_DIR)/$$t.dict ]; then dict=-dict=$(FUZZ_DIR)/$$t.dict; fi; \
 		echo "== $$t: $(1) s"; \
-		$(FUZZ_BUILD)/$$t $(FUZZ_RUN_OPTS) -max_total_time=$(1) $$dict \
+		rc=0; $(FUZZ_BUILD)/$$t $(FUZZ_RUN_OPTS) -max_total_time=$(1) $$dict \
+			$(if $(FUZZ_SEED),-seed=$(FUZZ_SEED)) \
 			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
 			$(FUZZ_BUILD)/corpus/$$t \
-			> $(FUZZ_BUILD)/$$t.log 2>&1 \
-		|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; \
-		     echo "$$t FAILED: input saved in $(FUZZ_BUILD)/artifacts/$$t/"; exit 1; }; \
+			> $(FUZZ_BUILD)/$$t.log 2>&1 || rc=$$?; \
+		seed=$$(sed -n 's/^INFO: Seed: \([0-9]*\).*/\1/p' $(FUZZ_BUILD)/$$t.log | head -n 1); \
+		echo "$$t: seed $$seed (repeat with FUZZ_SEED=$$seed)"; \
+		if [ $$rc -ne 0 ]; then \
+			tail -n 60 $(FUZZ_BUILD)/$$t.log; \
+			keep=$(FUZZ_KEEP)/$$t.$$(date +%Y%m%d%H%M%S); \
+			mkdir -p $$keep && cp $(FUZZ_BUILD)/artifacts/$$t/* $(FUZZ_BUILD)/$$t.log $$keep/ 2>/dev/null; \
+			chmod -R a+rX $(FUZZ_KEEP) 2>/dev/null; \
+			echo "$$t FAILED: input saved in $(FUZZ_BUILD)/artifacts/$$t/ and $$keep/"; exit 1; \
+		fi; \
 		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $(FUZZ_BUILD)/$$t.log; \
 		echo "$$t: no failure in $(1) s"; \
 	done
