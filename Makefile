@@ -28,7 +28,9 @@ REGRESS_BASE = setup create validate list_usage delete bad_input privileges \
 REGRESS_MODE ?= mode_plain
 REGRESS      = $(REGRESS_BASE) $(REGRESS_MODE)
 REGRESS_CONF ?= test/regress.conf
-REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(REGRESS_CONF)
+# The instance's encoding and collation are pinned, whatever the caller's locale.
+REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(REGRESS_CONF) \
+               --encoding=UTF8 --no-locale
 
 
 EXTRA_CLEAN = tmp_check tmp_check_* results regression.diffs regression.out \

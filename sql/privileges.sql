@@ -9,13 +9,13 @@ SELECT p.oid::regprocedure AS function,
 FROM pg_proc p
 JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'vatoken')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 SELECT c.oid::regclass AS relation,
        has_table_privilege('vt_nobody', c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER') AS nobody_has_any,
        EXISTS (SELECT 1 FROM aclexplode(c.relacl) a WHERE a.grantee = 0) AS granted_to_public
 FROM pg_class c WHERE c.relnamespace = 'vatoken'::regnamespace AND c.relkind IN ('r', 'S')
-ORDER BY 1::text;
+ORDER BY c.oid::regclass::text COLLATE "C";
 SELECT has_schema_privilege('vt_nobody', 'vatoken', 'USAGE') AS nobody_uses_schema;
 
 -- The README's recipes: an API-server role may only validate; a management

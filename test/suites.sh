@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 
 export PATH="$(pg_config --bindir):$PATH"
 
+# Every cluster the suites make gets UTF-8 and the C collation, whatever the
+# caller's locale (initdb and pg_regress take them from the environment).
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+unset LANGUAGE
+
 ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap tap_preload
             pam pam_preload)
 suites=("$@")

@@ -54,6 +54,7 @@ fi
 if "$(pg_config --pkglibdir)/pgxs/src/test/isolation/pg_isolation_regress" \
         --temp-instance="$out/instance" \
         --temp-config="$config" \
+        --encoding=UTF8 --no-locale \
         --bindir="$(pg_config --bindir)" \
         --inputdir="$input" \
         --outputdir="$out" \
