@@ -25,13 +25,16 @@ SELECT count(*) AS rows_for_missing_id FROM vatoken_usage('list-owner', 92233720
 
 -- Calendar periods.  Seed one token with a distinct power of two on each of
 -- the last 63 days (in vatoken.timezone, UTC here) and compare what vatoken
--- reports with PostgreSQL's own calendar arithmetic for the real today.
+-- reports with PostgreSQL's own calendar arithmetic for today.  The suite
+-- freezes vatoken's clock (vatoken.debug_now in test/regress*.conf), so that
+-- a run across midnight gives the same answers.
 SELECT token_id AS p_id FROM vatoken_create('period-owner', 'Periods') \gset
+SELECT (current_setting('vatoken.debug_now')::timestamptz AT TIME ZONE 'UTC')::date AS today \gset
 INSERT INTO vatoken.usage (token_id, day, calls)
-SELECT :p_id, (now() AT TIME ZONE 'UTC')::date - g, (2::numeric ^ g)::bigint
+SELECT :p_id, :'today'::date - g, (2::numeric ^ g)::bigint
 FROM generate_series(0, 62) g;
 
-WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS d),
+WITH today AS (SELECT :'today'::date AS d),
 expected AS (
     SELECT
         sum(calls) FILTER (WHERE day = t.d) AS today,
@@ -54,5 +57,5 @@ SELECT (l.calls_today, l.calls_this_week, l.calls_this_month, l.calls_last_month
 FROM vatoken_list('period-owner') l, vatoken_usage('period-owner', :p_id) u;
 
 -- Days after today (a clock set back) are not reported as today's calls.
-INSERT INTO vatoken.usage VALUES (:p_id, (now() AT TIME ZONE 'UTC')::date + 1, 1000000);
+INSERT INTO vatoken.usage VALUES (:p_id, :'today'::date + 1, 1000000);
 SELECT calls_today = 1 AS future_day_ignored FROM vatoken_usage('period-owner', :p_id);

@@ -18,6 +18,29 @@ ALTER DATABASE :"db" RESET vatoken.timezone;
 \c
 SHOW vatoken.timezone;
 
+-- Week and month edges in other zones.  One call at 2026-03-01 00:30 UTC, a
+-- Sunday: in New York it is still Saturday 28 February, so the call counts on
+-- that day.  Read at the same instant in UTC (Sunday 1 March), the call is
+-- last month's but still this week's; read in Berlin at 23:30 UTC (Monday 2
+-- March 00:30 there), it is neither this week's nor this month's.
+ALTER DATABASE :"db" SET vatoken.timezone = 'America/New_York';
+ALTER DATABASE :"db" SET vatoken.debug_now = '2026-03-01 00:30:00+00';
+\c
+SELECT token AS edge_tok, token_id AS edge_id FROM vatoken_create('edge-owner', 'Edges') \gset
+SELECT valid FROM vatoken_validate(:'edge_tok');
+SELECT 'New York' AS zone, * FROM vatoken_usage('edge-owner', :edge_id);
+ALTER DATABASE :"db" SET vatoken.timezone = 'UTC';
+\c
+SELECT 'UTC' AS zone, * FROM vatoken_usage('edge-owner', :edge_id);
+ALTER DATABASE :"db" SET vatoken.timezone = 'Europe/Berlin';
+ALTER DATABASE :"db" SET vatoken.debug_now = '2026-03-01 23:30:00+00';
+\c
+SELECT 'Berlin' AS zone, * FROM vatoken_usage('edge-owner', :edge_id);
+ALTER DATABASE :"db" RESET vatoken.timezone;
+ALTER DATABASE :"db" RESET vatoken.debug_now;
+\c
+SELECT vatoken_delete('edge-owner', :edge_id);
+
 -- A session cannot move the day its calls count under: SET, SET LOCAL and a
 -- function's SET clause are refused, even for a superuser.  (Once the
 -- library is loaded: before, SET only sets a placeholder, which the library
@@ -25,6 +48,7 @@ SHOW vatoken.timezone;
 SELECT count(*) FROM vatoken_list('nobody');
 SELECT vt_try($$SET vatoken.timezone = 'Pacific/Kiritimati'$$) AS session_set;
 SELECT vt_try($$SET LOCAL vatoken.timezone = 'Pacific/Kiritimati'$$) AS session_set_local;
+SELECT vt_try($$SET vatoken.debug_now = '2030-01-01 00:00:00+00'$$) AS session_set_clock;
 SELECT vt_try($f$CREATE FUNCTION tz_in_kiritimati() RETURNS text LANGUAGE sql
     SET vatoken.timezone = 'Pacific/Kiritimati' AS $$ SELECT 'ran' $$$f$) AS function_set;
 SHOW vatoken.timezone;

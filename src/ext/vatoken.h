@@ -55,11 +55,12 @@ typedef struct vt_pending
 	bool		resolved;		/* flush: written, or its token is gone */
 } vt_pending;
 
-/* vt_clock.c: the vatoken.timezone setting and "today" in it */
+/* vt_clock.c: the vatoken.timezone setting, "now" and "today" in it */
 extern char *vt_timezone_name;
 extern void vt_define_timezone_guc(void);
 extern vt_day vt_local_day(TimestampTz now);
 extern vt_day vt_today(void);
+extern TimestampTz vt_now(void);
 
 /* vt_hash.c */
 extern void vt_hash_token(const char *token, size_t len, uint8 hash[VT_HASH_LEN]);

@@ -23,6 +23,17 @@ char	   *vt_timezone_name = NULL;
 static pg_tz *vt_timezone = NULL;
 
 /*
+ * vatoken.debug_now: for tests only, the instant vatoken takes as "now" when
+ * it counts a call and reads "today" (so that a test run across midnight,
+ * or one that needs a week or month edge, gets the same answers).  Empty,
+ * the default, means the wall clock.  Like vatoken.timezone it comes only
+ * from the configuration or stored settings, never from a session.
+ */
+char	   *vt_debug_now_text = NULL;
+static bool vt_debug_now_set = false;
+static TimestampTz vt_debug_now = 0;
+
+/*
  * vt_today is on the hot path, and converting a timestamp to a local date
  * costs far more than the rest of counting a call.  Every time zone offset
  * is a whole number of seconds, so the local date cannot change within one
@@ -31,18 +42,27 @@ static pg_tz *vt_timezone = NULL;
 static int64 vt_today_cached_second = -1;
 static vt_day vt_today_cached;
 
+/* Settings that decide the day a call counts under come from no session. */
+static bool
+vt_check_not_session(const char *name, GucSource source)
+{
+	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
+	{
+		GUC_check_errdetail("%s cannot be set in a session.", name);
+		GUC_check_errhint("Set it in postgresql.conf or with ALTER DATABASE ... SET, "
+						  "so that every session counts calls into the same days.");
+		return false;
+	}
+	return true;
+}
+
 static bool
 vt_timezone_check(char **newval, void **extra, GucSource source)
 {
 	pg_tz	   *tz;
 
-	if (source == PGC_S_CLIENT || source == PGC_S_SESSION)
-	{
-		GUC_check_errdetail("vatoken.timezone cannot be set in a session.");
-		GUC_check_errhint("Set it in postgresql.conf or with ALTER DATABASE ... SET, "
-						  "so that every session counts calls into the same days.");
+	if (!vt_check_not_session("vatoken.timezone", source))
 		return false;
-	}
 	tz = pg_tzset(*newval);
 
 	if (tz == NULL)
@@ -71,9 +91,65 @@ vt_timezone_assign(const char *newval, void *extra)
 	vt_today_cached_second = -1;
 }
 
+static bool
+vt_debug_now_check(char **newval, void **extra, GucSource source)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz = 0;
+	TimestampTz ts;
+
+	if (!vt_check_not_session("vatoken.debug_now", source))
+		return false;
+	*extra = malloc(sizeof(TimestampTz));
+	if (*extra == NULL)
+		return false;
+	if (**newval == '\0')
+	{
+		*((TimestampTz *) *extra) = DT_NOBEGIN;		/* the wall clock */
+		return true;
+	}
+	if (strlen(*newval) >= MAXDATELEN ||
+		ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype,
+					  MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 ||
+		dtype != DTK_DATE || tm2timestamp(&tm, fsec, &tz, &ts) != 0)
+	{
+		GUC_check_errdetail("\"%s\" is not a timestamp with time zone.", *newval);
+		free(*extra);
+		*extra = NULL;
+		return false;
+	}
+	*((TimestampTz *) *extra) = ts;
+	return true;
+}
+
+static void
+vt_debug_now_assign(const char *newval, void *extra)
+{
+	vt_debug_now = *((TimestampTz *) extra);
+	vt_debug_now_set = vt_debug_now != DT_NOBEGIN;
+}
+
 void
 vt_define_timezone_guc(void)
 {
+	DefineCustomStringVariable("vatoken.debug_now",
+							   "For tests only: the time vatoken takes as now; empty for the clock.",
+							   NULL,
+							   &vt_debug_now_text,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							   vt_debug_now_check,
+							   vt_debug_now_assign,
+							   NULL);
+
 	DefineCustomStringVariable("vatoken.timezone",
 							   "Time zone of the calendar days in which API calls are counted.",
 							   "Today, this week (from Monday), this month and last month are "
@@ -109,9 +185,16 @@ vt_local_day(TimestampTz now)
 	return vt_today_cached;
 }
 
-/* Today's date in vatoken.timezone, by the wall clock. */
+/* Now: the wall clock, unless a test set vatoken.debug_now. */
+TimestampTz
+vt_now(void)
+{
+	return vt_debug_now_set ? vt_debug_now : GetCurrentTimestamp();
+}
+
+/* Today's date in vatoken.timezone. */
 vt_day
 vt_today(void)
 {
-	return vt_local_day(GetCurrentTimestamp());
+	return vt_local_day(vt_now());
 }

@@ -21,7 +21,7 @@ vt_usage_in_shmem(void)
 void
 vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = vt_now();
 	vt_day		day = vt_local_day(now);
 
 	if (vt_counters_active())
