@@ -21,8 +21,8 @@
 extern void vtp_build_query(const char *schema, char *buf, size_t buflen);
 
 /*
- * Write into buf the libpq "options" value: a statement_timeout of timeout
- * seconds, followed by user_options (may be NULL) so that the latter wins.
+ * Write into buf the libpq "options" value: a statement_timeout half a
+ * second under timeout seconds (the deadline of the check), followed by user_options (may be NULL) so that the latter wins.
  * Returns false if buf is too small.
  */
 extern bool vtp_build_options(int timeout, const char *user_options,

@@ -279,12 +279,14 @@ END_TEST
 
 START_TEST(acct_codes)
 {
-	ck_assert_int_eq(vtp_acct_decide(false, PAM_SUCCESS, NULL, "alice"), PAM_USER_UNKNOWN);
+	/* No opinion after a failed or absent token authentication. */
+	ck_assert_int_eq(vtp_acct_decide(false, PAM_SUCCESS, NULL, "alice"), PAM_IGNORE);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "alice"), PAM_SUCCESS);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "bob"), PAM_AUTH_ERR);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", NULL), PAM_AUTH_ERR);
-	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_AUTH_ERR);
-	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTHINFO_UNAVAIL, "alice", "alice"), PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_IGNORE);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTHINFO_UNAVAIL, "alice", "alice"), PAM_IGNORE);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_SERVICE_ERR, "alice", "alice"), PAM_IGNORE);
 }
 END_TEST
 
@@ -360,9 +362,9 @@ START_TEST(options_text)
 	char		o[64];
 
 	ck_assert(vtp_build_options(5, NULL, o, sizeof(o)));
-	ck_assert_str_eq(o, "-c statement_timeout=5s");
+	ck_assert_str_eq(o, "-c statement_timeout=4500ms");
 	ck_assert(vtp_build_options(7, "-c work_mem=1MB", o, sizeof(o)));
-	ck_assert_str_eq(o, "-c statement_timeout=7s -c work_mem=1MB");
+	ck_assert_str_eq(o, "-c statement_timeout=6500ms -c work_mem=1MB");
 	ck_assert(!vtp_build_options(5, "-c work_mem=1MB", o, 10));
 }
 END_TEST
