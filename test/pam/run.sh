@@ -100,9 +100,11 @@ make -s -C "$REPO" -f mk/pam.mk pam pam-test-bins >"$TMP/build.log" 2>&1 \
     || { cat "$TMP/build.log"; die "build failed"; }
 
 # The distribution's hardening flags, as the binary shows them.
+# (Output captured first: grep -q ending the pipe early would fail it under pipefail.)
 hardening_check() {
-    local label=$1 cmd=$2 pattern=$3
-    if $cmd "$SO" 2>/dev/null | grep -qE "$pattern"; then ok "module built with $label"; else not_ok "module built with $label"; fi
+    local label=$1 cmd=$2 pattern=$3 out
+    out=$($cmd "$SO" 2>&1 || true)
+    if grep -qE "$pattern" <<<"$out"; then ok "module built with $label"; else not_ok "module built with $label"; fi
 }
 hardening_check "-fstack-protector-strong (__stack_chk_fail)" "readelf --dyn-syms -W" '__stack_chk_fail'
 hardening_check "_FORTIFY_SOURCE (__*_chk)" "readelf --dyn-syms -W" '__[a-z]+_chk@'
@@ -695,8 +697,10 @@ echo "# the token in the token database's log (README: the recipe for the module
 sql -c "ALTER DATABASE vatoken SET log_statement = 'all'"
 # log_has_token LABEL WANT(yes|no): the log written by the last case_pt
 log_has_token() {
-    local found=no
-    tail -c +"$((LOG0 + 1))" "$TMP/pg1.log" | grep -qF "$A_TOK" && found=yes
+    local found=no n
+    # grep -c reads to the end: no early exit, no SIGPIPE for tail under pipefail.
+    n=$(tail -c +"$((LOG0 + 1))" "$TMP/pg1.log" | grep -cF -- "$A_TOK" || true)
+    [ "${n:-0}" -eq 0 ] || found=yes
     if [ "$found" = "$2" ]; then ok "$1"; else not_ok "$1 (token in log: $found)"; fi
 }
 LOG0=$(stat -c %s "$TMP/pg1.log")
