@@ -47,20 +47,6 @@ vtp_build_query(const char *schema, char *buf, size_t buflen)
 			 schema);
 }
 
-bool
-vtp_build_options(int timeout, const char *user_options, char *buf, size_t buflen)
-{
-	/* Half a second under the deadline, so that a live server answers first. */
-	int			ms = timeout * 1000 - 500;
-	int			n;
-
-	if (user_options != NULL && user_options[0] != '\0')
-		n = snprintf(buf, buflen, "-c statement_timeout=%dms %s", ms, user_options);
-	else
-		n = snprintf(buf, buflen, "-c statement_timeout=%dms", ms);
-	return n >= 0 && (size_t) n < buflen;
-}
-
 static long long
 now_ms(void)
 {

@@ -28,7 +28,6 @@
 #include <libpq-fe.h>
 #include <security/pam_modules.h>
 
-#include "pam_check.h"
 
 #define VTP_APPLICATION_NAME "pam_vatoken"
 #define VTP_SERVICE_LINE_MAX 1024
@@ -37,6 +36,20 @@
 static const char *const vtp_file_params[] = {
 	"passfile", "sslcert", "sslkey", "sslrootcert", "sslcrl"
 };
+
+bool
+vtp_build_options(int timeout, const char *user_options, char *buf, size_t buflen)
+{
+	/* Half a second under the deadline, so that a live server answers first. */
+	int			ms = timeout * 1000 - 500;
+	int			n;
+
+	if (user_options != NULL && user_options[0] != '\0')
+		n = snprintf(buf, buflen, "-c statement_timeout=%dms %s", ms, user_options);
+	else
+		n = snprintf(buf, buflen, "-c statement_timeout=%dms", ms);
+	return n >= 0 && (size_t) n < buflen;
+}
 
 static int
 find(const vtp_params *p, const char *keyword)
@@ -178,7 +191,10 @@ service_set(void *ctx, const char *key, const char *value)
 	return set_value(ctx, key, value, false);
 }
 
-/* Is the n-th entry of a comma-separated list non-empty?  Its start in *e. */
+/*
+ * The n-th entry of a comma-separated list: its start, and its length in
+ * *len; NULL if the list has no such entry.
+ */
 static const char *
 list_item(const char *list, int n, size_t *len)
 {
