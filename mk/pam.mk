@@ -23,7 +23,7 @@ PAM_SO := $(PAM_SRC_DIR)/pam_vatoken.so
 
 # Everything but the PAM entry points (pam_vatoken.c): what the unit tests link.
 PAM_LIB_SRCS := $(PAM_SRC_DIR)/pam_args.c $(PAM_SRC_DIR)/pam_check.c \
-	$(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
+	$(PAM_SRC_DIR)/pam_params.c $(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
 PAM_MODULE_SRCS := $(PAM_SRC_DIR)/pam_vatoken.c $(PAM_LIB_SRCS)
 PAM_CORE_SRCS := $(PAM_CORE_DIR)/vt_token.c $(PAM_CORE_DIR)/vt_base62.c \
 	$(PAM_CORE_DIR)/vt_crc32.c
@@ -31,10 +31,17 @@ PAM_HDRS := $(wildcard $(PAM_SRC_DIR)/*.h) $(PAM_CORE_DIR)/vt_token.h \
 	$(PAM_CORE_DIR)/vt_base62.h $(PAM_CORE_DIR)/vt_crc32.h
 
 PAM_PQ_INCLUDEDIR := $(shell $(PG_CONFIG) --includedir 2>/dev/null)
+# The one service file service= is looked up in (servicefile= overrides it).
+PAM_SYSCONFDIR := $(shell $(PG_CONFIG) --sysconfdir 2>/dev/null)
+PAM_SERVICEFILE ?= $(if $(PAM_SYSCONFDIR),$(PAM_SYSCONFDIR),/etc/postgresql-common)/pg_service.conf
 PAM_CFLAGS ?= -O2 -g
+# Debian's hardening flags (dpkg-buildflags with hardening=+all); the module
+# runs inside sshd, nginx and postgres.  test/pam/run.sh checks the binary.
+PAM_HARDEN_CFLAGS := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wformat -Werror=format-security
 # The module and its tests are compiled alike; the module also with -fPIC.
-PAM_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror $(PAM_CFLAGS) \
-	-I$(PAM_SRC_DIR) -I$(PAM_CORE_DIR) $(if $(PAM_PQ_INCLUDEDIR),-I$(PAM_PQ_INCLUDEDIR))
+PAM_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror $(PAM_CFLAGS) $(PAM_HARDEN_CFLAGS) \
+	-I$(PAM_SRC_DIR) -I$(PAM_CORE_DIR) $(if $(PAM_PQ_INCLUDEDIR),-I$(PAM_PQ_INCLUDEDIR)) \
+	-DVTP_DEFAULT_SERVICEFILE='"$(PAM_SERVICEFILE)"'
 PAM_ALL_CFLAGS := $(PAM_BASE_CFLAGS) -fPIC
 PAM_LDFLAGS ?=
 PAM_SO_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,relro -Wl,-z,now \

@@ -16,7 +16,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
     "${BUILD_PACKAGES[@]}"
     check libipc-run-perl
-    pamtester libpam-wrapper
+    pamtester libpam-wrapper libnss-wrapper perl
     nginx libnginx-mod-http-auth-pam curl openssl
     clang libclang-rt-14-dev
 )

@@ -3,10 +3,11 @@
  *	  Parsing and validation of the pam_vatoken module arguments.
  *
  * Owns: the list of accepted arguments, their defaults and the rule that a
- * conninfo must not carry a password.  PAM service files are world-readable,
- * so a password in one is a leak; credentials belong in a passfile, a
- * service file or a certificate.  PQconninfoParse is used (it does no I/O) so
- * that keyword/value and URI forms are recognised alike.
+ * conninfo must not carry a password or any other parameter that libpq
+ * marks secret (dispchar '*': password, sslpassword, ...).  PAM service files
+ * are world-readable, so a secret in one is a leak; credentials belong in a
+ * passfile, a service file or a certificate.  PQconninfoParse is used (it
+ * does no I/O) so that keyword/value and URI forms are recognised alike.
  *
  * Messages written to err name the offending argument, never its value.
  */
@@ -106,11 +107,12 @@ check_conninfo(const char *conninfo, char *err, size_t errlen)
 	}
 	for (o = opts; o->keyword != NULL; o++)
 	{
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+		if (o->val != NULL && o->dispchar != NULL && strchr(o->dispchar, '*') != NULL)
 		{
 			snprintf(err, errlen,
-					 "conninfo must not contain a password (PAM files are world-readable); "
-					 "use a passfile, a service file or a client certificate");
+					 "conninfo must not contain a password or other secret (%s; PAM files are "
+					 "world-readable); use a passfile, a service file or a client certificate",
+					 o->keyword);
 			rc = PAM_SERVICE_ERR;
 			break;
 		}
@@ -126,6 +128,8 @@ vtp_args_parse(int argc, const char **argv, vtp_args *args,
 	int			i;
 
 	args->conninfo = NULL;
+	args->servicefile = VTP_DEFAULT_SERVICEFILE;
+	args->insecure_tcp = false;
 	args->schema = VTP_DEFAULT_SCHEMA;
 	args->match = VTP_MATCH_OWNER;
 	args->timeout = VTP_DEFAULT_TIMEOUT;
@@ -148,6 +152,17 @@ vtp_args_parse(int argc, const char **argv, vtp_args *args,
 			args->use_first_pass = true;
 		else if (strcmp(arg, "try_first_pass") == 0)
 			args->try_first_pass = true;
+		else if (strcmp(arg, "insecure_tcp") == 0)
+			args->insecure_tcp = true;
+		else if ((v = value_of(arg, "servicefile")) != NULL)
+		{
+			if (v[0] != '/')
+			{
+				report(err, errlen, "bad value (expected an absolute path)", arg);
+				return PAM_SERVICE_ERR;
+			}
+			args->servicefile = v;
+		}
 		else if ((v = value_of(arg, "conninfo")) != NULL)
 			args->conninfo = v;
 		else if ((v = value_of(arg, "match")) != NULL)

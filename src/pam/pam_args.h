@@ -16,6 +16,10 @@
 #define VTP_DEFAULT_TIMEOUT		5		/* seconds, connect and statement */
 #define VTP_MAX_TIMEOUT			3600
 #define VTP_MAX_SCHEMA_LEN		63		/* NAMEDATALEN - 1 */
+/* The system-wide libpq service file; set by mk/pam.mk from pg_config. */
+#ifndef VTP_DEFAULT_SERVICEFILE
+#define VTP_DEFAULT_SERVICEFILE	"/etc/postgresql-common/pg_service.conf"
+#endif
 
 typedef enum vtp_match
 {
@@ -26,10 +30,12 @@ typedef enum vtp_match
 typedef struct vtp_args
 {
 	const char *conninfo;		/* points into argv; NULL means libpq defaults */
+	const char *servicefile;	/* where service= is looked up; never ~ or env */
 	const char *schema;			/* schema holding vatoken_validate */
 	vtp_match	match;
 	int			timeout;		/* seconds */
 	bool		debug;
+	bool		insecure_tcp;	/* allow TCP without a verified server */
 	/* honoured by pam_get_authtok itself; recorded for completeness */
 	bool		use_first_pass;
 	bool		try_first_pass;
@@ -37,7 +43,7 @@ typedef struct vtp_args
 
 /*
  * Parse argc/argv into *args.  Returns PAM_SUCCESS, PAM_SERVICE_ERR (unknown
- * argument, bad value, password in conninfo) or PAM_BUF_ERR.  On failure a
+ * argument, bad value, a secret in conninfo) or PAM_BUF_ERR.  On failure a
  * message fit for the log is written to err (errlen bytes, NUL-terminated).
  */
 extern int	vtp_args_parse(int argc, const char **argv, vtp_args *args,

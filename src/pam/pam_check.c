@@ -2,27 +2,40 @@
  * pam_check.c
  *	  The only file of pam_vatoken that talks to PostgreSQL.
  *
- * Owns: turning the module arguments into libpq connection parameters
- * (connect_timeout and statement_timeout defaults, fallback application
- * name), the query text, and copying the reply out of libpq before the
- * connection is closed.  One short-lived connection per check: a PAM module
+ * Owns: the deadline of a check, the query text, and copying the reply out of
+ * libpq before the connection is closed.  The connection parameters come
+ * from pam_params.c.  One short-lived connection per check: a PAM module
  * lives inside someone else's process (sshd, nginx, a postgres backend) and
  * must not keep sockets or state there between calls.
  *
- * The token travels only as parameter $1 of PQexecParams, never in SQL text,
- * and is never copied by this file.  libpq keeps it in its own output buffer
- * until PQfinish, which frees that buffer without wiping it; that is outside
- * the module's control.
+ * One deadline, timeout= seconds from the start, bounds the whole check: all
+ * hosts and addresses, TLS, authentication and the query.  libpq is driven
+ * without blocking (PQconnectStartParams/PQconnectPoll, PQsendQueryParams)
+ * and the module waits with poll() on PQsocket for what is left of the
+ * deadline, read from CLOCK_MONOTONIC.  connect_timeout in the conninfo
+ * cannot lengthen it (libpq applies it only to blocking connects), and
+ * nginx, which calls PAM in its event loop, is never stalled for longer.
+ * statement_timeout and tcp_user_timeout are set too, so that the server
+ * and the kernel give up as well.
+ *
+ * The token travels only as parameter $1, never in SQL text, and is never
+ * copied by this file.  libpq keeps it in its own output buffer until
+ * PQfinish, which frees that buffer without wiping it; that is outside the
+ * module's control.
  */
 #include "pam_check.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
+#include <security/pam_modules.h>
 
-#define VTP_APPLICATION_NAME "pam_vatoken"
+#include "pam_params.h"
 
 void
 vtp_build_query(const char *schema, char *buf, size_t buflen)
@@ -34,139 +47,185 @@ vtp_build_query(const char *schema, char *buf, size_t buflen)
 			 schema);
 }
 
-bool
-vtp_build_options(int timeout, const char *user_options, char *buf, size_t buflen)
+static long long
+now_ms(void)
 {
-	int			n;
+	struct timespec ts;
 
-	if (user_options != NULL && user_options[0] != '\0')
-		n = snprintf(buf, buflen, "-c statement_timeout=%ds %s", timeout, user_options);
-	else
-		n = snprintf(buf, buflen, "-c statement_timeout=%ds", timeout);
-	return n >= 0 && (size_t) n < buflen;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
- * Open the connection.  Returns NULL only when out of memory; otherwise the
- * caller checks PQstatus.
+ * Wait until the connection's socket is ready for events or the deadline
+ * passes.  Returns 1 when ready, 0 at the deadline, -1 on error.
  */
-static PGconn *
-connect_db(const vtp_args *args)
+static int
+wait_socket(PGconn *conn, short events, long long deadline)
 {
-	PQconninfoOption *opts;
-	PQconninfoOption *o;
-	const char **keywords = NULL;
-	const char **values = NULL;
-	const char *user_options = NULL;
-	char	   *pqerr = NULL;
-	char		timeout_buf[16];
-	char	   *options_buf = NULL;
-	size_t		options_len;
-	size_t		n = 0;
-	size_t		k = 0;
-	bool		have_timeout = false;
-	PGconn	   *conn = NULL;
+	struct pollfd pfd;
 
-	/* Already validated by vtp_args_parse, so NULL here means no memory. */
-	opts = PQconninfoParse(args->conninfo != NULL ? args->conninfo : "", &pqerr);
-	if (opts == NULL)
+	pfd.fd = PQsocket(conn);
+	if (pfd.fd < 0)
+		return -1;
+	pfd.events = events;
+	for (;;)
 	{
-		if (pqerr != NULL)
-			PQfreemem(pqerr);
+		long long	left = deadline - now_ms();
+		int			rc;
+
+		if (left <= 0)
+			return 0;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int) left);
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Connect; on failure a reason is in err. */
+static bool
+connect_until(PGconn *conn, long long deadline, int timeout, char *err, size_t errlen,
+			  const char *token)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (PQstatus(conn) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		int			w = wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+									deadline);
+
+		if (w == 0)
+		{
+			snprintf(err, errlen, "cannot connect: no answer within timeout=%d s", timeout);
+			return false;
+		}
+		if (w < 0)
+			break;
+		st = PQconnectPoll(conn);
+	}
+	if (st == PGRES_POLLING_OK)
+		return true;
+	vtp_error_line(err, errlen, "cannot connect: ", PQerrorMessage(conn), token);
+	return false;
+}
+
+/*
+ * Send the query and collect its first result (the caller PQclears it).
+ * NULL with a reason in err when the deadline passes or the connection
+ * breaks.
+ */
+static PGresult *
+query_until(PGconn *conn, const char *query, const char *token, long long deadline,
+			int timeout, char *err, size_t errlen)
+{
+	const char *params[1] = {token};
+	PGresult   *first = NULL;
+	PGresult   *res;
+	int			w;
+
+	if (PQsetnonblocking(conn, 1) != 0 ||
+		!PQsendQueryParams(conn, query, 1, NULL, params, NULL, NULL, 0))
+		goto broken;
+	for (;;)
+	{
+		int			f = PQflush(conn);
+
+		if (f < 0)
+			goto broken;
+		if (f == 0)
+			break;
+		w = wait_socket(conn, POLLIN | POLLOUT, deadline);
+		if (w <= 0 || !PQconsumeInput(conn))
+			goto wait_failed;
+	}
+	for (;;)
+	{
+		while (!PQisBusy(conn))
+		{
+			res = PQgetResult(conn);
+			if (res == NULL)
+				return first;
+			if (first == NULL)
+				first = res;
+			else
+				PQclear(res);
+		}
+		w = wait_socket(conn, POLLIN, deadline);
+		if (w <= 0 || !PQconsumeInput(conn))
+			goto wait_failed;
+	}
+
+wait_failed:
+	if (w == 0)
+	{
+		PQclear(first);
+		snprintf(err, errlen, "query failed: no answer within timeout=%d s", timeout);
 		return NULL;
 	}
-	for (o = opts; o->keyword != NULL; o++)
-		n++;
-	keywords = calloc(n + 4, sizeof(*keywords));
-	values = calloc(n + 4, sizeof(*values));
-	if (keywords == NULL || values == NULL)
-		goto done;
-
-	for (o = opts; o->keyword != NULL; o++)
-	{
-		if (o->val == NULL)
-			continue;
-		if (strcmp(o->keyword, "options") == 0)
-		{
-			user_options = o->val;
-			continue;
-		}
-		if (strcmp(o->keyword, "connect_timeout") == 0)
-			have_timeout = true;
-		keywords[k] = o->keyword;
-		values[k] = o->val;
-		k++;
-	}
-	if (!have_timeout)
-	{
-		snprintf(timeout_buf, sizeof(timeout_buf), "%d", args->timeout);
-		keywords[k] = "connect_timeout";
-		values[k] = timeout_buf;
-		k++;
-	}
-	options_len = 64 + (user_options != NULL ? strlen(user_options) : 0);
-	options_buf = malloc(options_len);
-	if (options_buf == NULL ||
-		!vtp_build_options(args->timeout, user_options, options_buf, options_len))
-		goto done;
-	keywords[k] = "options";
-	values[k] = options_buf;
-	k++;
-	keywords[k] = "fallback_application_name";
-	values[k] = VTP_APPLICATION_NAME;
-	k++;
-	keywords[k] = NULL;
-	values[k] = NULL;
-
-	conn = PQconnectdbParams(keywords, values, 0);
-
-done:
-	free(options_buf);
-	free(keywords);
-	free(values);
-	PQconninfoFree(opts);
-	return conn;
+broken:
+	PQclear(first);
+	vtp_error_line(err, errlen, "query failed: ", PQerrorMessage(conn), token);
+	return NULL;
 }
 
 vtp_outcome
 vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 				char *err, size_t errlen)
 {
+	long long	deadline = now_ms() + (long long) args->timeout * 1000;
 	char		query[VTP_QUERY_MAX];
-	const char *params[1];
 	const char *row[VTP_RESULT_COLUMNS] = {NULL};
+	vtp_params	p;
 	PGconn	   *conn;
 	PGresult   *res;
 	int			nfields;
 	int			ntuples;
 	int			i;
+	int			rc;
 
 	vtp_result_clear(r);
 	if (errlen > 0)
 		err[0] = '\0';
 
-	conn = connect_db(args);
+	rc = vtp_params_build(args, &p, err, errlen);
+	if (rc != PAM_SUCCESS)
+	{
+		vtp_params_free(&p);
+		r->outcome = rc == PAM_BUF_ERR ? VTP_OUT_NOMEM : VTP_OUT_CONFIG;
+		return r->outcome;
+	}
+	conn = PQconnectStartParams(p.keywords, p.values, 0);
+	vtp_params_free(&p);
 	if (conn == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
 		r->outcome = VTP_OUT_NOMEM;
 		return r->outcome;
 	}
-	if (PQstatus(conn) != CONNECTION_OK)
+	if (!connect_until(conn, deadline, args->timeout, err, errlen, token))
 	{
-		vtp_error_line(err, errlen, "cannot connect: ", PQerrorMessage(conn), token);
 		PQfinish(conn);
 		r->outcome = VTP_OUT_UNAVAILABLE;
 		return r->outcome;
 	}
 
 	vtp_build_query(args->schema, query, sizeof(query));
-	params[0] = token;
-	res = PQexecParams(conn, query, 1, NULL, params, NULL, NULL, 0);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	res = query_until(conn, query, token, deadline, args->timeout, err, errlen);
+	if (res == NULL)
 	{
-		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		PQfinish(conn);
+		r->outcome = VTP_OUT_UNAVAILABLE;
+		return r->outcome;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		char		prefix[48];
 
 		snprintf(prefix, sizeof(prefix), "query failed (SQLSTATE %s): ",

@@ -21,16 +21,9 @@
 extern void vtp_build_query(const char *schema, char *buf, size_t buflen);
 
 /*
- * Write into buf the libpq "options" value: a statement_timeout of timeout
- * seconds, followed by user_options (may be NULL) so that the latter wins.
- * Returns false if buf is too small.
- */
-extern bool vtp_build_options(int timeout, const char *user_options,
-							  char *buf, size_t buflen);
-
-/*
- * Connect as args say, run vatoken_validate(token) and fill *r.  Returns
- * r->outcome.  For VTP_OUT_UNAVAILABLE a one-line reason, with the token
+ * Connect as args say, run vatoken_validate(token) and fill *r, all within
+ * args->timeout seconds.  Returns r->outcome.  For VTP_OUT_UNAVAILABLE,
+ * VTP_OUT_CONFIG and VTP_OUT_NOMEM a one-line reason, with the token
  * redacted, is written to err.
  */
 extern vtp_outcome vtp_check_token(const vtp_args *args, const char *token,

@@ -62,6 +62,7 @@ vtp_format_verdict(char *buf, size_t buflen, const char *user,
 			break;
 		case VTP_R_UNAVAILABLE:
 		case VTP_R_NOMEM:
+		case VTP_R_CONFIG:
 			snprintf(buf, buflen, "user \"%s\": %s%s%s", u,
 					 vtp_reason_name(v->reason),
 					 detail != NULL && detail[0] != '\0' ? ": " : "",
@@ -83,6 +84,7 @@ vtp_verdict_priority(const vtp_verdict *v)
 			return LOG_DEBUG;
 		case VTP_R_UNAVAILABLE:
 		case VTP_R_NOMEM:
+		case VTP_R_CONFIG:
 			return LOG_ERR;
 		default:
 			return LOG_NOTICE;

@@ -15,6 +15,8 @@
  *	  unknown / other "not valid"      unknown/rejected  PAM_AUTH_ERR
  *	  no database, query error, bad reply  unavailable   PAM_AUTHINFO_UNAVAIL
  *	  out of memory                    nomem             PAM_BUF_ERR
+ *	  settings refused (TCP, service)  config            PAM_SERVICE_ERR
+ *	  user with a control character    bad user          PAM_AUTH_ERR
  */
 #include "pam_result.h"
 
@@ -120,9 +122,32 @@ verdict(int code, vtp_reason reason)
 	return v;
 }
 
+bool
+vtp_user_ok(const char *user)
+{
+	const unsigned char *p;
+
+	if (user == NULL || user[0] == '\0')
+		return false;
+	for (p = (const unsigned char *) user; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void
+vtp_export_clean(char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char) *s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 vtp_verdict
 vtp_decide(const vtp_result *r, vtp_match match, const char *user)
 {
+	if (r->outcome == VTP_OUT_CONFIG)
+		return verdict(PAM_SERVICE_ERR, VTP_R_CONFIG);
 	switch (r->outcome)
 	{
 		case VTP_OUT_VALID:
@@ -143,6 +168,7 @@ vtp_decide(const vtp_result *r, vtp_match match, const char *user)
 			return verdict(PAM_AUTH_ERR, VTP_R_REJECTED);
 		case VTP_OUT_NOMEM:
 			return verdict(PAM_BUF_ERR, VTP_R_NOMEM);
+		case VTP_OUT_CONFIG:
 		case VTP_OUT_UNAVAILABLE:
 			break;
 	}
@@ -153,10 +179,8 @@ int
 vtp_acct_decide(bool have_auth, int auth_code, const char *auth_user,
 				const char *cur_user)
 {
-	if (!have_auth)
-		return PAM_USER_UNKNOWN;
-	if (auth_code != PAM_SUCCESS)
-		return auth_code;
+	if (!have_auth || auth_code != PAM_SUCCESS)
+		return PAM_IGNORE;
 	/* The account decision is about the user who authenticated. */
 	if (auth_user == NULL || cur_user == NULL || strcmp(auth_user, cur_user) != 0)
 		return PAM_AUTH_ERR;
@@ -199,6 +223,10 @@ vtp_reason_name(vtp_reason r)
 			return "token database unavailable";
 		case VTP_R_NOMEM:
 			return "out of memory";
+		case VTP_R_CONFIG:
+			return "configuration error";
+		case VTP_R_BAD_USER:
+			return "user name with a control character or empty";
 	}
 	return "?";
 }

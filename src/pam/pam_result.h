@@ -22,7 +22,8 @@ typedef enum vtp_outcome
 	VTP_OUT_UNKNOWN,			/* the database says unknown */
 	VTP_OUT_REJECTED,			/* not valid, with a status this module does not know */
 	VTP_OUT_UNAVAILABLE,		/* no connection, query failed, or a broken reply */
-	VTP_OUT_NOMEM				/* out of memory */
+	VTP_OUT_NOMEM,				/* out of memory */
+	VTP_OUT_CONFIG				/* connection settings refused; database not asked */
 } vtp_outcome;
 
 /* The reply of vatoken_validate, copied out of libpq. */
@@ -44,7 +45,9 @@ typedef enum vtp_reason
 	VTP_R_REJECTED,
 	VTP_R_OWNER_MISMATCH,
 	VTP_R_UNAVAILABLE,
-	VTP_R_NOMEM
+	VTP_R_NOMEM,
+	VTP_R_CONFIG,
+	VTP_R_BAD_USER
 } vtp_reason;
 
 typedef struct vtp_verdict
@@ -71,13 +74,24 @@ extern vtp_outcome vtp_result_from_row(int ntuples, int nfields,
 									   const char *const *values,
 									   vtp_result *r);
 
+/*
+ * Is user a name the module accepts at all?  Not NULL, not empty, and no
+ * control character: a CR/LF would reach an upstream as a header line, and
+ * the name must be the same string for every program that reads it.
+ */
+extern bool vtp_user_ok(const char *user);
+
 /* Turn an outcome into a verdict, applying match=owner|any against user. */
 extern vtp_verdict vtp_decide(const vtp_result *r, vtp_match match,
 							  const char *user);
 
 /*
- * The answer of pam_sm_acct_mgmt.  have_auth: authenticate ran on this handle
- * and stored auth_code for auth_user.  cur_user: the PAM user now.
+ * The answer of pam_sm_acct_mgmt, one of the codes pam_sm_acct_mgmt(3)
+ * allows or PAM_IGNORE.  have_auth: authenticate ran on this handle and
+ * stored auth_code for auth_user.  cur_user: the PAM user now.  Only a
+ * successful authentication is this module's to judge: after a failed or
+ * absent one it has no opinion (PAM_IGNORE), so that in a "token or
+ * password" stack the password's account modules decide.
  */
 extern int	vtp_acct_decide(bool have_auth, int auth_code,
 							const char *auth_user, const char *cur_user);
@@ -88,6 +102,9 @@ extern int	vtp_acct_decide(bool have_auth, int auth_code,
  * passed on, anything else becomes PAM_AUTH_ERR.
  */
 extern int	vtp_map_item_error(int rc);
+
+/* Replace control characters of s in place with '?' (values to export). */
+extern void vtp_export_clean(char *s);
 
 /* Short static name of a reason, for logs and tests. */
 extern const char *vtp_reason_name(vtp_reason r);

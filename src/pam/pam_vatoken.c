@@ -12,8 +12,10 @@
  * The token is the PAM_AUTHTOK item: it belongs to libpam, which wipes it in
  * pam_end.  This module never copies it, logs it or exports it.
  *
- * pam_sm_acct_mgmt without a prior pam_sm_authenticate on the same handle
- * returns PAM_USER_UNKNOWN: the module knows accounts only through a token.
+ * pam_sm_acct_mgmt judges only a successful authentication by this module on
+ * the same handle; after a failed or absent one it returns PAM_IGNORE, so
+ * that other modules (a password in a "token or password" stack) decide.
+ * A configuration error in either entry point forgets any earlier outcome.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,7 @@ unexport(pam_handle_t *pamh)
 			(void) pam_putenv(pamh, vtp_env_names[i]);
 }
 
+/* Export name=value, control characters of value shown as '?'. */
 static int
 export_one(pam_handle_t *pamh, const char *name, const char *value)
 {
@@ -99,6 +102,7 @@ export_one(pam_handle_t *pamh, const char *name, const char *value)
 	if (nv == NULL)
 		return PAM_BUF_ERR;
 	snprintf(nv, len, "%s=%s", name, value);
+	vtp_export_clean(nv + strlen(name) + 1);
 	rc = pam_putenv(pamh, nv);
 	free(nv);
 	if (rc == PAM_SUCCESS || rc == PAM_BUF_ERR)
@@ -147,6 +151,15 @@ authenticate(pam_handle_t *pamh, const vtp_args *args, const char **user)
 		*user = NULL;
 		return vtp_map_item_error(rc);
 	}
+	if (!vtp_user_ok(*user))
+	{
+		/* Neither asked for a token nor shown to the database. */
+		vtp_result_init(&r);
+		v.pam_code = PAM_AUTH_ERR;
+		v.reason = VTP_R_BAD_USER;
+		vtp_log_verdict(pamh, args, *user, &v, &r, NULL);
+		return v.pam_code;
+	}
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &token, NULL);
 	if (rc != PAM_SUCCESS || token == NULL)
 	{
@@ -172,6 +185,11 @@ authenticate(pam_handle_t *pamh, const vtp_args *args, const char **user)
 	return v.pam_code;
 }
 
+/*
+ * Parse the arguments.  On a configuration error, also forget what an
+ * earlier authentication left on this handle: a broken line must not let
+ * acct_mgmt or the session see an older success.
+ */
 static int
 parse_args(pam_handle_t *pamh, int argc, const char **argv, vtp_args *args)
 {
@@ -179,7 +197,11 @@ parse_args(pam_handle_t *pamh, int argc, const char **argv, vtp_args *args)
 	int			rc = vtp_args_parse(argc, argv, args, err, sizeof(err));
 
 	if (rc != PAM_SUCCESS)
+	{
 		vtp_log_config(pamh, err);
+		(void) pam_set_data(pamh, VTP_DATA_KEY, NULL, NULL);
+		unexport(pamh);
+	}
 	return rc;
 }
 
@@ -234,7 +256,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	(void) flags;
 	rc = parse_args(pamh, argc, argv, &args);
 	if (rc != PAM_SUCCESS)
-		return rc;
+		return PAM_PERM_DENIED;		/* PAM_SERVICE_ERR is not an account answer */
 	if (pam_get_data(pamh, VTP_DATA_KEY, &data) != PAM_SUCCESS)
 		data = NULL;
 	if (pam_get_item(pamh, PAM_USER, &cur_user) != PAM_SUCCESS)
@@ -243,6 +265,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	rc = vtp_acct_decide(s != NULL, s != NULL ? s->pam_code : PAM_AUTH_ERR,
 						 s != NULL ? s->user : NULL, cur_user);
 	if (rc != PAM_SUCCESS)
-		vtp_log_debug(pamh, &args, pam_strerror(pamh, rc));
+		vtp_log_debug(pamh, &args, rc == PAM_IGNORE ? "acct_mgmt: no successful token "
+					  "authentication on this handle" : pam_strerror(pamh, rc));
 	return rc;
 }

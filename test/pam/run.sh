@@ -12,19 +12,24 @@
 # Contract: run as a NON-root user (initdb refuses root); the vatoken
 # extension is built and installed in the system PostgreSQL 15.  The script
 # builds the module and its test programs itself (make -f mk/pam.mk), works
-# only inside a mktemp directory, uses free ports on 127.0.0.1 only, and stops
-# every server it started on exit.  Last line: "pam: N passed, M failed".
+# only inside a mktemp directory, listens on unix sockets there (and on
+# 127.0.0.1 only where TCP is the point: the "pam" cluster, retried on a bind
+# failure, and a silent listener bound to port 0), and stops every server it
+# started on exit.  Last line: "pam: N passed, M failed".
 #
-# Environment (all optional): PGBIN (default /usr/lib/postgresql/15/bin),
+# Environment (all optional): PGBIN (default: pg_config --bindir, else
+# /usr/lib/postgresql/15/bin),
 # NGINX (default /usr/sbin/nginx), VTP_KEEP=1 keeps the temp directory,
 # VTP_PRELOAD=1 runs the token database with shared_preload_libraries=vatoken.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 NGINX=${NGINX:-/usr/sbin/nginx}
 NGINX_AUTH_PAM=/usr/lib/nginx/modules/ngx_http_auth_pam_module.so
 PWRAP_LIB=libpam_wrapper.so
+NWRAP_LIB=libnss_wrapper.so
+PAM_SECURITY=$(pkg-config --variable=libdir pam)/security
 PWRAP_MODULES=$(pkg-config --variable=modules pam_wrapper 2>/dev/null || true)
 [ -n "$PWRAP_MODULES" ] || PWRAP_MODULES=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/pam_wrapper
 SO=$REPO/src/pam/pam_vatoken.so
@@ -39,7 +44,8 @@ die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
 if [ "$(id -u)" -eq 0 ]; then
     die "run me as a non-root user (initdb refuses root), e.g. runuser -u postgres -- bash test/pam/run.sh"
 fi
-for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" pamtester curl openssl "$NGINX" make gcc; do
+for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" pamtester curl openssl "$NGINX" make gcc \
+    perl readelf timeout; do
     command -v "$tool" >/dev/null || die "missing $tool"
 done
 [ -f "$NGINX_AUTH_PAM" ] || die "missing $NGINX_AUTH_PAM (libnginx-mod-http-auth-pam)"
@@ -54,10 +60,12 @@ mkdir -p "$SOCK" "$TMP/pam.d" "$TMP/nginx"
 MARKER="vt-run-${TMP##*/}"
 echo "# marks pam_wrapper copies made by this run" >"$TMP/pam.d/$MARKER"
 NGINX_PID=
+SILENT_PID=
 
 cleanup() {
     local rc=$?
     set +e
+    [ -z "$SILENT_PID" ] || kill "$SILENT_PID" 2>/dev/null
     if [ -n "$NGINX_PID" ]; then
         kill "$NGINX_PID" 2>/dev/null
         wait "$NGINX_PID" 2>/dev/null
@@ -81,26 +89,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A TCP port on 127.0.0.1 that nothing listens on now (and not yet handed out).
-USED_PORTS=" "
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        case "$USED_PORTS" in *" $p "*) continue ;; esac
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            USED_PORTS="$USED_PORTS$p "
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
+# Seconds since an arbitrary point, from CLOCK_MONOTONIC (for durations).
+mono() { perl -MTime::HiRes=clock_gettime,CLOCK_MONOTONIC -e 'printf "%.3f\n", clock_gettime(CLOCK_MONOTONIC)'; }
+# within A B LIMIT: is B - A <= LIMIT (seconds, fractions allowed)?
+within() { perl -e 'exit(($ARGV[1] - $ARGV[0] <= $ARGV[2]) ? 0 : 1)' "$@"; }
 
 # ---------------------------------------------------------------- build
 echo "# build (make -f mk/pam.mk pam pam-test-bins)"
 make -s -C "$REPO" -f mk/pam.mk pam pam-test-bins >"$TMP/build.log" 2>&1 \
     || { cat "$TMP/build.log"; die "build failed"; }
+
+# The distribution's hardening flags, as the binary shows them.
+# (Output captured first: grep -q ending the pipe early would fail it under pipefail.)
+hardening_check() {
+    local label=$1 cmd=$2 pattern=$3 out
+    out=$($cmd "$SO" 2>&1 || true)
+    if grep -qE "$pattern" <<<"$out"; then ok "module built with $label"; else not_ok "module built with $label"; fi
+}
+hardening_check "-fstack-protector-strong (__stack_chk_fail)" "readelf --dyn-syms -W" '__stack_chk_fail'
+hardening_check "_FORTIFY_SOURCE (__*_chk)" "readelf --dyn-syms -W" '__[a-z]+_chk@'
+hardening_check "-z relro (GNU_RELRO)" "readelf -l -W" 'GNU_RELRO'
+hardening_check "-z now (BIND_NOW)" "readelf -d -W" 'BIND_NOW|FLAGS.*NOW'
 
 # Run a Check program; its per-test lines are shown, its summary counted.
 run_check() {
@@ -131,7 +140,8 @@ run_check unit "$REPO/test/pam/build/test_pam_unit"
 
 # ---------------------------------------------------------------- cluster 1
 echo "# token database (throwaway cluster)"
-PORT1=$(free_port)
+# Unix socket only, in a private directory: the port is just a socket name.
+PORT1=5432
 "$PGBIN/initdb" -D "$TMP/pg1" -U vtadmin -A trust --no-sync >"$TMP/initdb1.log" 2>&1 \
     || { cat "$TMP/initdb1.log"; die "initdb failed"; }
 cat >>"$TMP/pg1/postgresql.conf" <<EOF
@@ -170,7 +180,21 @@ CREATE SCHEMA broken;
 CREATE FUNCTION broken.vatoken_validate(token text)
   RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
   LANGUAGE sql AS $$ SELECT true, 'unknown', NULL::bigint, NULL, NULL $$;
-GRANT USAGE ON SCHEMA fake, slow, broken TO vatoken_pam;
+-- Sleeps long enough for the test to stop its backend with SIGSTOP.
+CREATE SCHEMA stall;
+CREATE FUNCTION stall.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT pg_sleep(30); SELECT true, 'valid', 7::bigint, 'alice', 'stall' $$;
+GRANT USAGE ON SCHEMA fake, slow, broken, stall TO vatoken_pam;
+EOF
+# A database where every token is "valid": where a rogue service file or PG*
+# variable would send the module.
+"$PGBIN/createdb" -h "$SOCK" -p "$PORT1" -U vtadmin rogue
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT1" -U vtadmin -d rogue >/dev/null <<'EOF'
+CREATE FUNCTION public.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT true, 'valid', 99::bigint, 'alice', 'rogue' $$;
+GRANT EXECUTE ON FUNCTION public.vatoken_validate(text) TO vatoken_pam;
 EOF
 
 # mint OWNER NAME -> "id token"
@@ -178,6 +202,7 @@ mint() { sql -c "SELECT token_id || ' ' || token FROM vatoken_create('$1', '$2')
 read -r A_ID A_TOK <<<"$(mint alice ci)"
 read -r B_ID B_TOK <<<"$(mint bob deploy)"
 read -r D_ID D_TOK <<<"$(mint alice retired)"
+read -r R_ID R_TOK <<<"$(mint root ops)"
 [ "$(sql -c "SELECT vatoken_delete('alice', $D_ID)")" = t ] || die "cannot delete token $D_ID"
 U_TOK=$("$REPO/test/pam/build/vt_mktoken")       # well formed, never issued
 M_TOK="${A_TOK%?}x"                          # alice's token with a typo: bad checksum
@@ -188,7 +213,29 @@ calls() { sql -c "SELECT calls_this_month + calls_last_month FROM vatoken_usage(
 # libpq service file, as in examples/postgresql/pg_service-vatoken.conf.
 sed -e "s|^host=.*|host=$SOCK|" -e "s|^port=.*|port=$PORT1|" \
     "$EX/postgresql/pg_service-vatoken.conf" >"$TMP/pg_service.conf"
-export PGSERVICEFILE=$TMP/pg_service.conf
+SF="servicefile=$TMP/pg_service.conf"
+
+# The host user's home and environment, as an attacker would leave them: a
+# service file and PG* variables that name the rogue database.  nss_wrapper
+# makes $TMP/home the home that getpwuid reports, where libpq looks.
+mkdir -p "$TMP/home"
+printf '[vatoken]\nhost=%s\nport=%s\ndbname=rogue\nuser=vatoken_pam\n' "$SOCK" "$PORT1" \
+    >"$TMP/home/.pg_service.conf"
+cp "$TMP/home/.pg_service.conf" "$TMP/home/pg_service.conf"
+{
+    echo "$(id -un):x:$(id -u):$(id -g):test user:$TMP/home:/bin/sh"
+    echo "alice:x:2001:2001:alice:$TMP/home:/bin/sh"
+    echo "root:x:0:0:root:/root:/bin/sh"
+} >"$TMP/passwd"
+{
+    echo "$(id -gn):x:$(id -g):"
+    echo "api_users:x:2100:alice"
+    echo "root:x:0:"
+} >"$TMP/group"
+NSS_ENV=(LD_PRELOAD="$PWRAP_LIB $NWRAP_LIB" NSS_WRAPPER_PASSWD="$TMP/passwd" NSS_WRAPPER_GROUP="$TMP/group")
+ROGUE_ENV=("${NSS_ENV[@]}" HOME="$TMP/home" PGSERVICEFILE="$TMP/home/.pg_service.conf"
+    PGSYSCONFDIR="$TMP/home" PGDATABASE=rogue PGHOST="$SOCK" PGPORT="$PORT1"
+    PGUSER=vatoken_pam PGCLIENTENCODING=LATIN1)
 
 # ---------------------------------------------------------------- PAM services
 KV="[conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=vatoken_pam]"
@@ -198,6 +245,27 @@ svc() { # name, lines...
     printf '%s\n' "$@" >"$TMP/pam.d/$name"
 }
 svc vt-owner "auth required $SO $KV debug" "account required $SO $KV"
+# "Token or password": a token, or else pam_matrix's password; either may
+# then pass the account phase.
+printf 'alice:s3cret:vt-or-password\n' >"$TMP/passdb"
+svc vt-or-password "auth sufficient $SO $KV" "auth required $PWRAP_MODULES/pam_matrix.so passdb=$TMP/passdb" \
+    "account required $SO $KV" "account required $PWRAP_MODULES/pam_matrix.so passdb=$TMP/passdb"
+# authenticate goes on past a failed token, so acct_mgmt is reached.
+svc vt-optional "auth optional $SO $KV" "auth required $PAM_SECURITY/pam_permit.so" \
+    "account required $SO $KV debug"
+# A second, broken pam_vatoken line after a success: its configuration
+# error must drop the success that the first line left on the handle.
+svc vt-cfgclear "auth required $SO $KV" "auth optional $SO $KV nullok" "account required $SO $KV"
+svc vt-nodb "auth required $SO [conninfo=host=$SOCK port=$PORT1 user=vatoken_pam]" "account required $SO"
+svc vt-sslpassword "auth required $SO [conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=vatoken_pam sslpassword=hunter2]" \
+    "account required $SO"
+svc vt-tcp "auth required $SO [conninfo=host=127.0.0.1 port=1 dbname=vatoken user=vatoken_pam]" "account required $SO"
+svc vt-tcp-prefer "auth required $SO [conninfo=host=$SOCK,localhost port=$PORT1 dbname=vatoken user=vatoken_pam sslmode=require]" \
+    "account required $SO"
+svc vt-tcp-noroot "auth required $SO [conninfo=hostaddr=127.0.0.1 port=1 dbname=vatoken user=vatoken_pam sslmode=verify-full]" \
+    "account required $SO"
+svc vt-tcp-insecure "auth required $SO [conninfo=host=127.0.0.1 port=1 dbname=vatoken user=vatoken_pam] insecure_tcp" \
+    "account required $SO"
 svc vt-any "auth required $SO $KV match=any" "account required $SO $KV match=any"
 svc vt-uri "auth required $SO conninfo=postgresql://vatoken_pam@/vatoken?host=$SOCK&port=$PORT1" \
     "account required $SO"
@@ -206,6 +274,7 @@ svc vt-down "auth required $SO [conninfo=host=$TMP/nowhere port=$PORT1 dbname=va
 svc vt-noschema "auth required $SO $KV schema=nosuch" "account required $SO"
 svc vt-fake "auth required $SO $KV schema=fake" "account required $SO"
 svc vt-slow "auth required $SO $KV schema=slow timeout=1" "account required $SO"
+svc vt-stall "auth required $SO $KV schema=stall timeout=2" "account required $SO"
 svc vt-broken "auth required $SO $KV schema=broken" "account required $SO"
 svc vt-noright "auth required $SO [conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=nobody_pam]" \
     "account required $SO"
@@ -222,9 +291,15 @@ svc vt-try "auth required $PWRAP_MODULES/pam_set_items.so" "auth required $SO $K
 # What libpam falls back to for a service without a file: refuse.
 svc other "auth required $(pkg-config --variable=libdir pam)/security/pam_deny.so" \
     "account required $(pkg-config --variable=libdir pam)/security/pam_deny.so"
-# The example services, verbatim but for the module's path.
-sed "s|pam_vatoken.so|$SO|" "$EX/pam.d/nginx-vatoken" >"$TMP/pam.d/nginx-vatoken"
-sed "s|pam_vatoken.so|$SO|" "$EX/pam.d/postgresql-vatoken" >"$TMP/pam.d/postgresql-vatoken"
+# The example services, verbatim but for the modules' paths and the service
+# file of this run.
+example_svc() {
+    sed -e "s|^\([a-z]*[[:space:]].*\)pam_vatoken.so\(.*\)$|\1$SO\2 $SF|" \
+        -e "s|pam_succeed_if.so|$PAM_SECURITY/pam_succeed_if.so|" "$EX/pam.d/$1" >"$TMP/pam.d/$1"
+}
+example_svc nginx-vatoken
+example_svc postgresql-vatoken
+example_svc sshd-vatoken
 
 PWRAP_ENV=(LD_PRELOAD="$PWRAP_LIB" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d")
 
@@ -236,6 +311,7 @@ pam_message() {
         PAM_AUTHINFO_UNAVAIL) echo "Authentication service cannot retrieve authentication info" ;;
         PAM_SERVICE_ERR) echo "Error in service module" ;;
         PAM_USER_UNKNOWN) echo "User not known to the underlying authentication module" ;;
+        PAM_PERM_DENIED) echo "Permission denied" ;;
         *) echo "?" ;;
     esac
 }
@@ -248,11 +324,12 @@ case_pt() {
     shift 5
     [ $# -gt 0 ] || set -- authenticate
     out=$(printf '%s\n' "$token" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 ${PT_ENV[@]+"${PT_ENV[@]}"} \
-        pamtester "$service" "$user" "$@" 2>"$TMP/pt.err") || rc=$?
+        timeout 60 pamtester "$service" "$user" "$@" 2>"$TMP/pt.err") || rc=$?
     want="pamtester: $(pam_message "$code")"
     if [ "$code" = PAM_SUCCESS ]; then
         if [ "$rc" -eq 0 ] && grep -qxF "$want" <<<"$out"; then ok "$label -> $code"; return 0; fi
-    elif [ "$rc" -ne 0 ] && grep -qxF "$want" "$TMP/pt.err"; then
+    # (a module's own prompt may share the line)
+    elif [ "$rc" -ne 0 ] && grep -qE "(^|: )$want\$" "$TMP/pt.err"; then
         ok "$label -> $code"
         return 0
     fi
@@ -312,9 +389,19 @@ case_pt "malformed token (garbage)" PAM_AUTH_ERR vt-owner alice "hunter2"
 case_pt "malformed token (bad checksum)" PAM_AUTH_ERR vt-owner alice "$M_TOK"
 case_pt "malformed token (too long)" PAM_AUTH_ERR vt-owner alice "${A_TOK}x"
 case_pt "deleted token" PAM_AUTH_ERR vt-owner alice "$D_TOK"
-case_pt "acct_mgmt after a failed authenticate" PAM_AUTH_ERR vt-owner alice "$U_TOK" authenticate acct_mgmt
-case_pt "acct_mgmt without authenticate" PAM_USER_UNKNOWN vt-owner alice "" acct_mgmt
+# pamtester stops at the first failure: these stacks let authenticate pass.
+case_pt "acct_mgmt after a failed token: no opinion, a stack of only pam_vatoken fails" \
+    PAM_PERM_DENIED vt-optional alice "$U_TOK" authenticate acct_mgmt
+log_check "... and acct_mgmt was reached (it says why)" "no successful token authentication" "$U_TOK"
+case_pt "acct_mgmt without authenticate: a stack of only pam_vatoken fails" PAM_PERM_DENIED vt-owner alice "" acct_mgmt
 expect_calls "failures" alice "$A_ID" "$c0" 0
+case_pt "token or password: password login passes account" PAM_SUCCESS vt-or-password alice $'s3cret\ns3cret' \
+    authenticate acct_mgmt
+case_pt "token or password: token login passes account" PAM_SUCCESS vt-or-password alice "$A_TOK" \
+    authenticate acct_mgmt
+case_pt "token or password: wrong password" PAM_AUTH_ERR vt-or-password alice $'wrong\nwrong' authenticate
+case_pt "a broken second pam_vatoken line drops the first one's success" PAM_PERM_DENIED vt-cfgclear alice "$A_TOK" \
+    authenticate acct_mgmt
 
 case_pt "database unreachable" PAM_AUTHINFO_UNAVAIL vt-down alice "$A_TOK"
 case_pt "query fails (schema=nosuch)" PAM_AUTHINFO_UNAVAIL vt-noschema alice "$A_TOK"
@@ -327,14 +414,120 @@ if [ $((SECONDS - t0)) -le 5 ] && grep -q "query failed (SQLSTATE 57014)" "$TMP/
 else
     not_ok "timeout=1 cancels the query (57014) within 5 s (took $((SECONDS - t0)) s)" "$(cat "$TMP/pt.err")"
 fi
+
+echo "# one deadline for the whole check (timeout=2: back within 3 s)"
+# A listener that accepts and never answers, on a unix socket and on
+# 127.0.0.1 port 0 (the kernel picks a free port; no guessing).
+mkdir -p "$TMP/silent"
+perl -MIO::Socket::INET -MIO::Socket::UNIX -MIO::Select -e '
+    my $u = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $ARGV[0], Listen => 16) or die "unix: $!";
+    my $t = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 16, ReuseAddr => 1) or die "tcp: $!";
+    open(my $f, ">", "$ARGV[1].tmp") or die; print $f $t->sockport, "\n"; close $f; rename("$ARGV[1].tmp", $ARGV[1]);
+    my $sel = IO::Select->new($u, $t); my @held;
+    while (1) { for my $l ($sel->can_read) { push @held, scalar $l->accept } }
+' "$TMP/silent/.s.PGSQL.5432" "$TMP/silent.port" 2>"$TMP/silent.log" &
+SILENT_PID=$!
+for _ in $(seq 1 100); do [ -s "$TMP/silent.port" ] && break; sleep 0.05; done
+SPORT=$(cat "$TMP/silent.port" 2>/dev/null || echo 0)
+svc vt-silent "auth required $SO [conninfo=host=$TMP/silent,$TMP/silent dbname=vatoken user=vatoken_pam connect_timeout=0] timeout=2" \
+    "account required $SO"
+svc vt-silent-tcp "auth required $SO [conninfo=host=127.0.0.1,127.0.0.1 port=$SPORT,$SPORT dbname=vatoken user=vatoken_pam connect_timeout=1] timeout=2 insecure_tcp" \
+    "account required $SO"
+# bounded LABEL SERVICE: PAM_AUTHINFO_UNAVAIL within timeout + 1 s, by the deadline.
+bounded() {
+    local t0 t1
+    t0=$(mono)
+    case_pt "$1" PAM_AUTHINFO_UNAVAIL "$2" alice "$A_TOK"
+    t1=$(mono)
+    if within "$t0" "$t1" 3 && grep -q "no answer within timeout=2 s" "$TMP/pt.err"; then
+        ok "$1: back within timeout + 1 s"
+    else
+        not_ok "$1: back within timeout + 1 s (took $(perl -e 'printf "%.1f", $ARGV[1] - $ARGV[0]' "$t0" "$t1") s)" "$(cat "$TMP/pt.err")"
+    fi
+}
+bounded "silent listener, two socket hosts, connect_timeout=0" vt-silent
+bounded "silent listener, two TCP hosts, connect_timeout=1 each" vt-silent-tcp
+kill "$SILENT_PID" 2>/dev/null || true
+wait "$SILENT_PID" 2>/dev/null || true
+SILENT_PID=
+
+# The backend stops (SIGSTOP) in the middle of the query.
+t0=$(mono)
+printf '%s\n' "$A_TOK" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 timeout 60 \
+    pamtester vt-stall alice authenticate >/dev/null 2>"$TMP/stall.err" &
+PT_PID=$!
+STALL_PID=
+for _ in $(seq 1 200); do
+    STALL_PID=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pam_vatoken'
+                        AND state = 'active' AND query LIKE '%stall%'")
+    [ -n "$STALL_PID" ] && break
+    sleep 0.02
+done
+if [ -n "$STALL_PID" ]; then
+    kill -STOP "$STALL_PID"
+    # Old code waits as long as the backend is stopped: resume it after 15 s.
+    ( sleep 15; kill -CONT "$STALL_PID" 2>/dev/null ) &
+    WATCH_PID=$!
+fi
+rc=0
+wait "$PT_PID" || rc=$?
+t1=$(mono)
+if [ -n "$STALL_PID" ]; then
+    # Either may be gone already (the watchdog after 15 s, the backend after it).
+    kill "$WATCH_PID" 2>/dev/null || true
+    wait "$WATCH_PID" 2>/dev/null || true
+    kill -CONT "$STALL_PID" 2>/dev/null || true
+    sql -c "SELECT pg_terminate_backend($STALL_PID)" >/dev/null 2>&1 || true
+fi
+if [ -z "$STALL_PID" ]; then
+    not_ok "backend stopped mid-query: backend not found" "$(cat "$TMP/stall.err")"
+elif [ "$rc" -ne 0 ] && within "$t0" "$t1" 3 && grep -q "query failed: no answer within timeout=2 s" "$TMP/stall.err" \
+    && grep -qxF "pamtester: $(pam_message PAM_AUTHINFO_UNAVAIL)" "$TMP/stall.err"; then
+    ok "backend stopped mid-query -> PAM_AUTHINFO_UNAVAIL within timeout + 1 s"
+else
+    not_ok "backend stopped mid-query -> PAM_AUTHINFO_UNAVAIL within timeout + 1 s (took $(perl -e 'printf "%.1f", $ARGV[1] - $ARGV[0]' "$t0" "$t1") s)" \
+        "$(cat "$TMP/stall.err")"
+fi
+
 case_pt "reply breaks the contract (valid but status unknown)" PAM_AUTHINFO_UNAVAIL vt-broken alice "$A_TOK"
 case_pt "unknown argument" PAM_SERVICE_ERR vt-badarg alice "$A_TOK"
-case_pt "unknown argument (acct_mgmt)" PAM_SERVICE_ERR vt-badarg alice "" acct_mgmt
+case_pt "unknown argument (acct_mgmt)" PAM_PERM_DENIED vt-badarg alice "" acct_mgmt
 case_pt "bad match= value" PAM_SERVICE_ERR vt-badmatch alice "$A_TOK"
 case_pt "password in conninfo (keyword form)" PAM_SERVICE_ERR vt-password alice "$A_TOK"
 case_pt "password in conninfo (URI form)" PAM_SERVICE_ERR vt-password-uri alice "$A_TOK"
 log_check "password refusal is logged, without the password" \
     "conninfo must not contain a password" hunter2
+case_pt "sslpassword in conninfo (every secret libpq knows)" PAM_SERVICE_ERR vt-sslpassword alice "$A_TOK"
+log_check "sslpassword refusal is logged, without the value" "secret (sslpassword" hunter2
+
+echo "# TCP needs a verified server"
+case_pt "TCP without sslmode" PAM_SERVICE_ERR vt-tcp alice "$A_TOK"
+log_check "TCP refusal says what to do" "sslmode=verify-full (or verify-ca), or the argument insecure_tcp" "$A_TOK"
+case_pt "one TCP host among sockets, sslmode=require" PAM_SERVICE_ERR vt-tcp-prefer alice "$A_TOK"
+case_pt "hostaddr, verify-full without sslrootcert" PAM_SERVICE_ERR vt-tcp-noroot alice "$A_TOK"
+case_pt "TCP with insecure_tcp is tried" PAM_AUTHINFO_UNAVAIL vt-tcp-insecure alice "$A_TOK"
+
+echo "# user names"
+case_pt "match=any, user name with CR/LF" PAM_AUTH_ERR vt-any $'bob\r\nX-Injected: 1' "$B_TOK"
+case_pt "match=owner, user name with a tab" PAM_AUTH_ERR vt-owner $'alice\t' "$A_TOK"
+
+echo "# the host user's home and environment change nothing"
+PT_ENV=("${ROGUE_ENV[@]}")
+case_pt "rogue ~/.pg_service.conf, PGSERVICEFILE, PG*: never-issued token refused" PAM_AUTH_ERR \
+    nginx-vatoken alice "$U_TOK"
+case_pt "rogue home and environment: a real token still accepted" PAM_SUCCESS nginx-vatoken alice "$A_TOK"
+case_pt "PGDATABASE does not fill a missing dbname" PAM_AUTHINFO_UNAVAIL vt-nodb alice "$U_TOK"
+PT_ENV=("${ROGUE_ENV[@]}" PGHOSTADDR=127.0.0.1)
+case_pt "PGHOSTADDR (no default to pin) is refused" PAM_SERVICE_ERR nginx-vatoken alice "$U_TOK"
+PT_ENV=("${ROGUE_ENV[@]}" PGSERVICE=vatoken)
+case_pt "PGSERVICE is refused" PAM_SERVICE_ERR vt-owner alice "$U_TOK"
+PT_ENV=()
+
+echo "# match=owner under an sshd-like stack: examples/pam.d/sshd-vatoken"
+PT_ENV=("${NSS_ENV[@]}")
+case_pt "root's token for root, root not in api_users" PAM_AUTH_ERR sshd-vatoken root "$R_TOK"
+case_pt "alice (in api_users) with her token" PAM_SUCCESS sshd-vatoken alice "$A_TOK" authenticate acct_mgmt
+PT_ENV=()
 
 PT_ENV=(PAM_AUTHTOK="$A_TOK")
 case_pt "use_first_pass takes the stacked token" PAM_SUCCESS vt-first alice "not-read"
@@ -353,8 +546,8 @@ expect_calls "Check environment test" alice "$A_ID" "$c0" 5
 
 # ---------------------------------------------------------------- nginx
 echo "# nginx + auth_pam + curl"
-NPORT=$(free_port)
-BPORT=$(free_port)
+NSOCK=$TMP/nginx/front.sock
+BSOCK=$TMP/nginx/back.sock
 cat >"$TMP/nginx/nginx.conf" <<EOF
 load_module $NGINX_AUTH_PAM;
 daemon off;
@@ -366,7 +559,6 @@ error_log $TMP/nginx/error.log notice;
 env LD_PRELOAD;
 env PAM_WRAPPER;
 env PAM_WRAPPER_SERVICE_DIR;
-env PGSERVICEFILE;
 events { worker_connections 64; }
 http {
     access_log $TMP/nginx/access.log;
@@ -375,13 +567,15 @@ http {
     fastcgi_temp_path $TMP/nginx/fastcgi;
     uwsgi_temp_path $TMP/nginx/uwsgi;
     scgi_temp_path $TMP/nginx/scgi;
-    upstream vatoken_backend { server 127.0.0.1:$BPORT; }
+    upstream vatoken_backend { server unix:$BSOCK; }
+    include $EX/nginx/vatoken-map.conf;
     server {
-        listen 127.0.0.1:$NPORT;
+        listen unix:$NSOCK;
         include $EX/nginx/vatoken-api.conf;
     }
     server {
-        listen 127.0.0.1:$BPORT;
+        listen unix:$BSOCK;
+        access_log $TMP/nginx/backend.log;
         location / { return 200 "hello \$http_x_remote_user auth=[\$http_authorization]\n"; }
     }
 }
@@ -390,7 +584,7 @@ env "${PWRAP_ENV[@]}" "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TM
     >"$TMP/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
 for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null && break
+    curl -s -o /dev/null --unix-socket "$NSOCK" http://localhost/ && break
     kill -0 "$NGINX_PID" 2>/dev/null || break
     sleep 0.1
 done
@@ -400,7 +594,7 @@ case_http() {
     local label=$1 want=$2 user=$3 token=$4 body=${5:-} code
     # credentials via curl's config on stdin, not on the command line
     code=$(printf 'user = "%s:%s"\n' "$user" "$token" | curl -s -K - -o "$TMP/body" -w '%{http_code}' \
-        --max-time 20 "http://127.0.0.1:$NPORT/api/hello" || true)
+        --max-time 20 --unix-socket "$NSOCK" "http://localhost/api/hello" || true)
     if [ "$code" = "$want" ] && { [ -z "$body" ] || grep -qF "$body" "$TMP/body"; }; then
         ok "$label -> HTTP $want"
     else
@@ -416,15 +610,29 @@ if kill -0 "$NGINX_PID" 2>/dev/null; then
     case_http "curl, deleted token" 401 alice "$D_TOK"
     case_http "curl, malformed token" 401 alice "nope"
     case_http "curl, bob's token as alice" 401 alice "$B_TOK"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http://127.0.0.1:$NPORT/api/hello" || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 --unix-socket "$NSOCK" "http://localhost/api/hello" || true)
     if [ "$code" = 401 ]; then ok "curl, no credentials -> HTTP 401"; else not_ok "curl, no credentials -> HTTP $code, expected 401"; fi
+    # A NUL in the Basic user: PAM sees "alice", $remote_user is "alice\0admin".
+    # The front answers 400 and nothing reaches the upstream (whose own
+    # header parser would also answer 400 to a NUL, so its log tells).
+    for raw in 'alice\0admin' 'alice\r\nX-Injected: 1'; do
+        n0=$(cat "$TMP/nginx/backend.log" 2>/dev/null | wc -l)
+        code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 20 --unix-socket "$NSOCK" \
+            -H "Authorization: Basic $(printf "$raw:%s" "$A_TOK" | base64 -w0)" "http://localhost/api/hello" || true)
+        n1=$(cat "$TMP/nginx/backend.log" 2>/dev/null | wc -l)
+        if [ "$code" = 400 ] && [ "$n0" = "$n1" ]; then
+            ok "curl, control character in the Basic user ($raw) -> HTTP 400"
+        else
+            not_ok "curl, control character in the Basic user ($raw) -> HTTP $code, expected 400 before the upstream" \
+                "upstream log lines: $n0 -> $n1; $(cat "$TMP/body")"
+        fi
+    done
 else
     not_ok "nginx starts" "$(cat "$TMP/nginx/stdout.log" "$TMP/nginx/error.log" 2>/dev/null)"
 fi
 
 # ---------------------------------------------------------------- PostgreSQL pam
 echo "# PostgreSQL 'pam' authentication + psql"
-PORT2=$(free_port)
 "$PGBIN/initdb" -D "$TMP/pg2" -U vtadmin -A trust --no-sync >"$TMP/initdb2.log" 2>&1 \
     || { cat "$TMP/initdb2.log"; die "initdb (pg2) failed"; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
@@ -433,7 +641,6 @@ chmod 600 "$TMP/pg2/server.key"
 cat >>"$TMP/pg2/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$SOCK'
-port = $PORT2
 fsync = off
 ssl = on
 EOF
@@ -442,8 +649,19 @@ EOF
     echo "local all vtadmin trust"
     grep -v '^[[:space:]]*#' "$EX/postgresql/pg_hba-vatoken.conf" | grep -v '^[[:space:]]*$'
 } >"$TMP/pg2/pg_hba.conf"
-env "${PWRAP_ENV[@]}" "$PGBIN/pg_ctl" -D "$TMP/pg2" -w -t 60 -l "$TMP/pg2.log" start >/dev/null \
-    || { cat "$TMP/pg2.log"; die "cannot start the pam cluster"; }
+# TCP is the point here.  No port is guessed free in advance: one is tried,
+# and another if the bind fails (a lost race shows as a failed start).
+PORT2=
+for _ in 1 2 3 4 5 6 7 8; do
+    p=$((20000 + RANDOM % 40000))
+    if env "${PWRAP_ENV[@]}" "$PGBIN/pg_ctl" -D "$TMP/pg2" -w -t 60 -l "$TMP/pg2.log" -o "-p $p" start >/dev/null 2>&1; then
+        PORT2=$p
+        break
+    fi
+    grep -q "could not bind\|could not create any TCP/IP sockets\|lock file .* already exists" "$TMP/pg2.log" \
+        || { cat "$TMP/pg2.log"; die "cannot start the pam cluster"; }
+done
+[ -n "$PORT2" ] || { cat "$TMP/pg2.log"; die "cannot start the pam cluster (no free port)"; }
 "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT2" -U vtadmin -d postgres >/dev/null <<'EOF'
 CREATE ROLE api_users NOLOGIN;
 CREATE ROLE alice LOGIN IN ROLE api_users;
@@ -473,6 +691,32 @@ case_psql "psql, alice with a deleted token" fail alice "$D_TOK"
 case_psql "psql, alice with bob's token" fail alice "$B_TOK"
 case_psql "psql, alice with a malformed token" fail alice "secret"
 
+# ---------------------------------------------------------------- server log
+echo "# the token in the token database's log (README: the recipe for the module's role)"
+# Database-level settings apply at the next connection start: no reload race.
+sql -c "ALTER DATABASE vatoken SET log_statement = 'all'"
+# log_has_token LABEL WANT(yes|no): the log written by the last case_pt
+log_has_token() {
+    local found=no n
+    # grep -c reads to the end: no early exit, no SIGPIPE for tail under pipefail.
+    n=$(tail -c +"$((LOG0 + 1))" "$TMP/pg1.log" | grep -cF -- "$A_TOK" || true)
+    [ "${n:-0}" -eq 0 ] || found=yes
+    if [ "$found" = "$2" ]; then ok "$1"; else not_ok "$1 (token in log: $found)"; fi
+}
+LOG0=$(stat -c %s "$TMP/pg1.log")
+case_pt "a check with log_statement=all" PAM_SUCCESS vt-owner alice "$A_TOK"
+log_has_token "control: without the recipe the bind parameter (the token) is logged" yes
+sql <<'EOF'
+ALTER ROLE vatoken_pam SET log_statement = 'none';
+ALTER ROLE vatoken_pam SET log_parameter_max_length = 0;
+ALTER ROLE vatoken_pam SET log_parameter_max_length_on_error = 0;
+EOF
+LOG0=$(stat -c %s "$TMP/pg1.log")
+case_pt "a check with log_statement=all and the recipe" PAM_SUCCESS vt-owner alice "$A_TOK"
+case_pt "a failing query with the recipe" PAM_AUTHINFO_UNAVAIL vt-noschema alice "$A_TOK"
+log_has_token "with the recipe the token is not in the server log" no
+sql -c "ALTER DATABASE vatoken RESET log_statement"
+
 # ---------------------------------------------------------------- database down
 echo "# token database down"
 "$PGBIN/pg_ctl" -D "$TMP/pg1" -m fast -w stop >/dev/null
@@ -480,6 +724,8 @@ case_pt "database stopped" PAM_AUTHINFO_UNAVAIL vt-owner alice "$A_TOK"
 case_pt "database stopped, malformed token still refused locally" PAM_AUTH_ERR vt-owner alice "nope"
 if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
     case_http "curl, database stopped" 401 alice "$A_TOK"
+else
+    not_ok "curl, database stopped: nginx is not running" "$(tail -n 20 "$TMP/nginx/error.log" 2>/dev/null)"
 fi
 case_psql "psql, database stopped" fail alice "$A_TOK"
 

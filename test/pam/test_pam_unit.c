@@ -2,20 +2,26 @@
  * test_pam_unit.c
  *	  Check unit tests of pam_vatoken's pure parts: argument parsing, the
  *	  reading of the vatoken_validate reply, the mapping to PAM codes, the
- *	  acct_mgmt decision, redaction and log lines.  No PAM stack and no
- *	  database are needed (one test talks to a socket that does not exist).
+ *	  acct_mgmt decision, redaction and log lines, and the libpq parameter
+ *	  set (secrets, the TCP rule, service files, what is pinned against the
+ *	  environment).  No PAM stack and no database are needed (one test talks
+ *	  to a socket that does not exist).  PG* variables of the caller are
+ *	  removed first; the tests that need some set them.
  */
 #include <check.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <security/pam_modules.h>
 
 #include "pam_args.h"
 #include "pam_check.h"
 #include "pam_log.h"
+#include "pam_params.h"
 #include "pam_result.h"
 
 #include "check_report.h"
@@ -168,6 +174,272 @@ START_TEST(args_bad_conninfo)
 }
 END_TEST
 
+START_TEST(args_every_libpq_secret_refused)
+{
+	const char *forms[] = {
+		"conninfo=host=/run/postgresql sslpassword=hunter2",
+		"conninfo=postgresql:///vt?host=/run/postgresql&sslpassword=hunter2",
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+	{
+		ck_assert_msg(parse(1, &forms[i]) == PAM_SERVICE_ERR, "%s accepted", forms[i]);
+		ck_assert_ptr_nonnull(strstr(err, "sslpassword"));
+		ck_assert_ptr_null(strstr(err, "hunter2"));
+	}
+}
+END_TEST
+
+START_TEST(args_servicefile_and_insecure_tcp)
+{
+	const char *a1[] = {"servicefile=/etc/vt/pg_service.conf", "insecure_tcp"};
+	const char *a2[] = {"servicefile=pg_service.conf"};
+
+	ck_assert_int_eq(parse(0, NULL), PAM_SUCCESS);
+	ck_assert_str_eq(args.servicefile, VTP_DEFAULT_SERVICEFILE);
+	ck_assert(!args.insecure_tcp);
+	ck_assert_int_eq(parse(2, a1), PAM_SUCCESS);
+	ck_assert_str_eq(args.servicefile, "/etc/vt/pg_service.conf");
+	ck_assert(args.insecure_tcp);
+	ck_assert_int_eq(parse(1, a2), PAM_SERVICE_ERR);
+}
+END_TEST
+
+/* ---- libpq parameters --------------------------------------------------- */
+
+static vtp_params params;
+
+/* Parse argv and build the parameter set; returns the PAM code. */
+static int
+build(int argc, const char **argv)
+{
+	int			rc = parse(argc, argv);
+
+	vtp_params_free(&params);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	return vtp_params_build(&args, &params, err, sizeof(err));
+}
+
+static const char *
+pget(const char *keyword)
+{
+	return vtp_params_get(&params, keyword);
+}
+
+START_TEST(uses_tcp)
+{
+	ck_assert(!vtp_uses_tcp(NULL, NULL));
+	ck_assert(!vtp_uses_tcp("", ""));
+	ck_assert(!vtp_uses_tcp("/run/postgresql", NULL));
+	ck_assert(!vtp_uses_tcp("@abstract", NULL));
+	ck_assert(!vtp_uses_tcp("/a,/b", NULL));
+	ck_assert(!vtp_uses_tcp("/a,", ","));
+	ck_assert(vtp_uses_tcp("db.example", NULL));
+	ck_assert(vtp_uses_tcp("/a,db", NULL));
+	ck_assert(vtp_uses_tcp("/a", "127.0.0.1"));
+	ck_assert(vtp_uses_tcp("/a,/b", ",127.0.0.1"));
+	ck_assert(vtp_uses_tcp(NULL, "::1"));
+}
+END_TEST
+
+START_TEST(params_tcp_rule)
+{
+	const char *a1[] = {"conninfo=host=db dbname=vt user=pam"};
+	const char *a2[] = {"conninfo=host=db dbname=vt user=pam sslmode=require"};
+	const char *a3[] = {"conninfo=host=db dbname=vt user=pam sslmode=verify-full"};
+	const char *a4[] = {"conninfo=host=db dbname=vt user=pam sslmode=verify-full sslrootcert=/etc/ca.pem"};
+	const char *a5[] = {"conninfo=hostaddr=10.0.0.1 dbname=vt user=pam sslmode=verify-ca sslrootcert=/ca"};
+	const char *a6[] = {"conninfo=host=db dbname=vt user=pam", "insecure_tcp"};
+	const char *a7[] = {"conninfo=host=/run/postgresql,/tmp dbname=vt user=pam"};
+	const char *a8[] = {"conninfo=host=/run/postgresql,db dbname=vt user=pam"};
+
+	ck_assert_int_eq(build(1, a1), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "insecure_tcp"));
+	ck_assert_int_eq(build(1, a2), PAM_SERVICE_ERR);
+	ck_assert_int_eq(build(1, a3), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "sslrootcert"));
+	ck_assert_int_eq(build(1, a4), PAM_SUCCESS);
+	ck_assert_str_eq(pget("sslrootcert"), "/etc/ca.pem");
+	ck_assert_int_eq(build(1, a5), PAM_SUCCESS);
+	ck_assert_int_eq(build(2, a6), PAM_SUCCESS);
+	ck_assert_int_eq(build(1, a7), PAM_SUCCESS);
+	ck_assert_int_eq(build(1, a8), PAM_SERVICE_ERR);
+	vtp_params_free(&params);
+}
+END_TEST
+
+START_TEST(params_pins)
+{
+	const char *a1[] = {"conninfo=host=/s dbname=vt user=pam client_encoding=LATIN1 "
+		"connect_timeout=0 tcp_user_timeout=999999 application_name=mine "
+		"options='-c work_mem=1MB'", "timeout=3"};
+	const char *a2[] = {"conninfo=host=/s tcp_user_timeout=500"};
+	size_t		i;
+
+	ck_assert_int_eq(build(2, a1), PAM_SUCCESS);
+	ck_assert_str_eq(pget("client_encoding"), "UTF8");
+	ck_assert_str_eq(pget("tcp_user_timeout"), "3000");
+	ck_assert_str_eq(pget("options"), "-c statement_timeout=2500ms -c work_mem=1MB");
+	ck_assert_str_eq(pget("application_name"), "mine");
+	ck_assert_str_eq(pget("fallback_application_name"), "pam_vatoken");
+	ck_assert_str_eq(pget("passfile"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("sslcert"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("sslkey"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("sslrootcert"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("sslcrl"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("port"), "5432");
+	/* libpq ignores an empty value and reads the environment instead. */
+	for (i = 0; i < params.n; i++)
+	{
+		ck_assert_msg(params.values[i] != NULL && params.values[i][0] != '\0',
+					  "%s is empty", params.keywords[i]);
+		ck_assert_str_ne(params.keywords[i], "service");
+	}
+	ck_assert_ptr_null(params.keywords[params.n]);
+	ck_assert_int_eq(build(1, a2), PAM_SUCCESS);
+	ck_assert_str_eq(pget("tcp_user_timeout"), "500");
+	vtp_params_free(&params);
+}
+END_TEST
+
+START_TEST(params_defaults_spelled_out)
+{
+	const char *a1[] = {"conninfo=port=5433"};
+	struct passwd *pw = getpwuid(geteuid());
+
+	ck_assert_ptr_nonnull(pw);
+	ck_assert_int_eq(build(1, a1), PAM_SUCCESS);
+	ck_assert_str_eq(pget("host"), VTP_DEFAULT_SOCKET_DIR);
+	ck_assert_str_eq(pget("user"), pw->pw_name);
+	ck_assert_str_eq(pget("dbname"), pw->pw_name);
+	vtp_params_free(&params);
+}
+END_TEST
+
+START_TEST(params_environment_ignored_or_refused)
+{
+	const char *a1[] = {"conninfo=dbname=vt user=pam"};
+	const char *a2[] = {"conninfo=dbname=vt user=pam hostaddr=127.0.0.1", "insecure_tcp"};
+
+	setenv("PGHOST", "/rogue", 1);
+	setenv("PGDATABASE", "rogue", 1);
+	setenv("PGPASSFILE", "/rogue/pgpass", 1);
+	setenv("PGSSLROOTCERT", "/rogue/root.crt", 1);
+	setenv("PGCLIENTENCODING", "LATIN1", 1);
+	ck_assert_int_eq(build(1, a1), PAM_SUCCESS);
+	ck_assert_str_eq(pget("host"), VTP_DEFAULT_SOCKET_DIR);
+	ck_assert_str_eq(pget("dbname"), "vt");
+	ck_assert_str_eq(pget("passfile"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("sslrootcert"), VTP_NO_FILE);
+	ck_assert_str_eq(pget("client_encoding"), "UTF8");
+
+	setenv("PGHOSTADDR", "10.0.0.1", 1);
+	ck_assert_int_eq(build(1, a1), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "PGHOSTADDR"));
+	ck_assert_int_eq(build(2, a2), PAM_SUCCESS);		/* set in conninfo: no matter */
+	unsetenv("PGHOSTADDR");
+
+	setenv("PGSERVICE", "vatoken", 1);
+	ck_assert_int_eq(build(1, a1), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "PGSERVICE"));
+	unsetenv("PGSERVICE");
+	unsetenv("PGHOST");
+	unsetenv("PGDATABASE");
+	unsetenv("PGPASSFILE");
+	unsetenv("PGSSLROOTCERT");
+	unsetenv("PGCLIENTENCODING");
+	vtp_params_free(&params);
+}
+END_TEST
+
+/* Write text to a fresh temporary file; its name goes to path. */
+static void
+temp_file(char *path, size_t len, const char *text)
+{
+	int			fd;
+	FILE	   *f;
+
+	snprintf(path, len, "/tmp/vtp_unit_XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(params_service_file)
+{
+	char		path[64];
+	char		sf[96];
+	char		bad[64];
+	char		badsf[96];
+	const char *a1[] = {"conninfo=service=vatoken dbname=explicit", sf};
+	const char *a2[] = {"conninfo=service=nosuch", sf};
+	const char *a3[] = {"conninfo=service=vatoken", badsf};
+	const char *a4[] = {"conninfo=service=vatoken", "servicefile=/nonexistent/pg_service.conf"};
+
+	temp_file(path, sizeof(path),
+			  "# comment\n[other]\nhost=/wrong\n\n[vatoken]\n  host=/run/pg  \nport=5433\n"
+			  "dbname=vt\nsslpassword=from-root-only-file\n[vatoken]\ndbname=second\n");
+	snprintf(sf, sizeof(sf), "servicefile=%s", path);
+	ck_assert_int_eq(build(2, a1), PAM_SUCCESS);
+	ck_assert_str_eq(pget("host"), "/run/pg");
+	ck_assert_str_eq(pget("port"), "5433");
+	ck_assert_str_eq(pget("dbname"), "explicit");
+	/* a secret may live in a file only its reader can read */
+	ck_assert_str_eq(pget("sslpassword"), "from-root-only-file");
+	ck_assert_int_eq(build(2, a2), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "not found"));
+
+	temp_file(bad, sizeof(bad), "[vatoken]\nservice=other\n");
+	snprintf(badsf, sizeof(badsf), "servicefile=%s", bad);
+	ck_assert_int_eq(build(2, a3), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "unknown keyword"));
+	unlink(bad);
+	temp_file(bad, sizeof(bad), "[vatoken]\nnosuchkeyword=1\n");
+	snprintf(badsf, sizeof(badsf), "servicefile=%s", bad);
+	ck_assert_int_eq(build(2, a3), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "unknown keyword"));
+	unlink(bad);
+	temp_file(bad, sizeof(bad), "[vatoken]\nhost\n");
+	snprintf(badsf, sizeof(badsf), "servicefile=%s", bad);
+	ck_assert_int_eq(build(2, a3), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "syntax error"));
+	unlink(bad);
+	ck_assert_int_eq(build(2, a4), PAM_SERVICE_ERR);
+	ck_assert_ptr_nonnull(strstr(err, "cannot read"));
+	unlink(path);
+	vtp_params_free(&params);
+}
+END_TEST
+
+START_TEST(user_names)
+{
+	ck_assert(vtp_user_ok("alice"));
+	ck_assert(vtp_user_ok("\xc3\xa4lice"));		/* UTF-8 is fine */
+	ck_assert(!vtp_user_ok(NULL));
+	ck_assert(!vtp_user_ok(""));
+	ck_assert(!vtp_user_ok("alice\r\nX-Injected: 1"));
+	ck_assert(!vtp_user_ok("alice\n"));
+	ck_assert(!vtp_user_ok("al\tice"));
+	ck_assert(!vtp_user_ok("alice\x7f"));
+	ck_assert(!vtp_user_ok("\x1b[2Jalice"));
+}
+END_TEST
+
+START_TEST(export_values_cleaned)
+{
+	char		v[] = "ci\nfake\x1b[0m\x7f";
+
+	vtp_export_clean(v);
+	ck_assert_str_eq(v, "ci?fake?[0m?");
+	vtp_export_clean(NULL);
+}
+END_TEST
+
 /* ---- reply of vatoken_validate ----------------------------------------- */
 
 static vtp_outcome
@@ -279,12 +551,14 @@ END_TEST
 
 START_TEST(acct_codes)
 {
-	ck_assert_int_eq(vtp_acct_decide(false, PAM_SUCCESS, NULL, "alice"), PAM_USER_UNKNOWN);
+	/* No opinion after a failed or absent token authentication. */
+	ck_assert_int_eq(vtp_acct_decide(false, PAM_SUCCESS, NULL, "alice"), PAM_IGNORE);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "alice"), PAM_SUCCESS);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", "bob"), PAM_AUTH_ERR);
 	ck_assert_int_eq(vtp_acct_decide(true, PAM_SUCCESS, "alice", NULL), PAM_AUTH_ERR);
-	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_AUTH_ERR);
-	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTHINFO_UNAVAIL, "alice", "alice"), PAM_AUTHINFO_UNAVAIL);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_IGNORE);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTHINFO_UNAVAIL, "alice", "alice"), PAM_IGNORE);
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_SERVICE_ERR, "alice", "alice"), PAM_IGNORE);
 }
 END_TEST
 
@@ -360,9 +634,9 @@ START_TEST(options_text)
 	char		o[64];
 
 	ck_assert(vtp_build_options(5, NULL, o, sizeof(o)));
-	ck_assert_str_eq(o, "-c statement_timeout=5s");
+	ck_assert_str_eq(o, "-c statement_timeout=4500ms");
 	ck_assert(vtp_build_options(7, "-c work_mem=1MB", o, sizeof(o)));
-	ck_assert_str_eq(o, "-c statement_timeout=7s -c work_mem=1MB");
+	ck_assert_str_eq(o, "-c statement_timeout=6500ms -c work_mem=1MB");
 	ck_assert(!vtp_build_options(5, "-c work_mem=1MB", o, 10));
 }
 END_TEST
@@ -440,6 +714,14 @@ pam_suite(void)
 	ADD_TEST(a, args_bad_timeout);
 	ADD_TEST(a, args_password_refused);
 	ADD_TEST(a, args_bad_conninfo);
+	ADD_TEST(a, args_every_libpq_secret_refused);
+	ADD_TEST(a, args_servicefile_and_insecure_tcp);
+	ADD_TEST(a, uses_tcp);
+	ADD_TEST(a, params_tcp_rule);
+	ADD_TEST(a, params_pins);
+	ADD_TEST(a, params_defaults_spelled_out);
+	ADD_TEST(a, params_environment_ignored_or_refused);
+	ADD_TEST(a, params_service_file);
 	suite_add_tcase(s, a);
 
 	ADD_TEST(r, row_valid);
@@ -448,6 +730,8 @@ pam_suite(void)
 	ADD_TEST(r, decide_codes);
 	ADD_TEST(r, acct_codes);
 	ADD_TEST(r, item_errors);
+	ADD_TEST(r, user_names);
+	ADD_TEST(r, export_values_cleaned);
 	suite_add_tcase(s, r);
 
 	ADD_TEST(m, redact_token);
@@ -460,11 +744,39 @@ pam_suite(void)
 	return s;
 }
 
+extern char **environ;
+
+/* Remove every PG* variable of the caller: the tests set their own. */
+static void
+clear_pg_environment(void)
+{
+	char		name[128];
+	size_t		i = 0;
+
+	while (environ[i] != NULL)
+	{
+		size_t		n = strcspn(environ[i], "=");
+
+		if (strncmp(environ[i], "PG", 2) == 0 && n < sizeof(name))
+		{
+			memcpy(name, environ[i], n);
+			name[n] = '\0';
+			unsetenv(name);
+			i = 0;
+			continue;
+		}
+		i++;
+	}
+}
+
 int
 main(void)
 {
-	SRunner    *sr = srunner_create(pam_suite());
+	SRunner    *sr;
 	int			failed;
+
+	clear_pg_environment();
+	sr = srunner_create(pam_suite());
 
 	srunner_run_all(sr, CK_SILENT);
 	check_report(sr);
