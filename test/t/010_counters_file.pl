@@ -1,0 +1,92 @@
+# The file in which a clean shutdown saves the counts not yet flushed
+# ($PGDATA/pg_stat/vatoken.counters): a corrupt file is ignored with a LOG
+# line and removed, adding nothing; a file that cannot be written loses the
+# unflushed calls with a LOG line (as a crash would) and nothing else; a good
+# file is loaded once and never again.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('counters_file');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'vatoken'
+vatoken.flush_interval = '1h'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION vatoken');
+my $token = $node->safe_psql('postgres', "SELECT token FROM vatoken_create('f', 'file')");
+my $file = $node->data_dir . '/pg_stat/vatoken.counters';
+
+sub validate_n
+{
+	my ($n) = @_;
+	$node->safe_psql('postgres',
+		"SELECT count(*) FROM generate_series(1, $n) g, "
+		  . "LATERAL vatoken_validate('$token' || left(g::text, 0)) v WHERE v.valid");
+}
+
+sub calls { return $node->safe_psql('postgres', "SELECT calls_today FROM vatoken_usage('f', 1)"); }
+
+sub table_calls
+{
+	return $node->safe_psql('postgres',
+		'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 1');
+}
+
+# A good file: saved at shutdown, loaded once, removed.
+validate_n(5);
+is(table_calls(), '0', 'five calls pending, none flushed');
+$node->stop;
+ok(-f $file, 'a clean shutdown saves the pending calls');
+$node->start;
+is(calls(), '5', 'the next start loads them');
+$node->poll_query_until('postgres', "SELECT pg_stat_file('pg_stat/vatoken.counters', true) IS NULL")
+  or die 'the counters file was not removed after loading';
+pass('and removes the file');
+$node->restart;
+is(calls(), '5', 'a second restart adds nothing twice');
+
+# A corrupt file: ignored, removed, nothing added.
+$node->stop;
+unlink $file;
+append_to_file($file, 'this is not a vatoken counters file');
+my $offset = -s $node->logfile;
+$node->start;
+ok($node->wait_for_log(qr/ignoring invalid vatoken counters file/, $offset),
+	'a corrupt counters file is reported');
+$node->poll_query_until('postgres', "SELECT pg_stat_file('pg_stat/vatoken.counters', true) IS NULL")
+  or die 'the corrupt counters file was not removed';
+pass('and removed');
+is(calls(), '5', 'and adds nothing');
+
+# A file that cannot be written (a directory in the way of the temporary
+# file): the calls not yet flushed are lost, with a LOG line; the server
+# stops and starts normally and keeps everything flushed before.
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '100ms'");
+$node->reload;
+$node->poll_query_until('postgres', 'SELECT sum(calls) = 5 FROM vatoken.usage')
+  or die 'flush before the unwritable test';
+# Restart with nothing pending, so that no flush worker runs (the launcher
+# starts one only for pending counts, and with a 1 h interval not before).
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '1h'");
+$node->restart;
+validate_n(3);
+is(calls(), '8', 'three calls pending');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'vatoken flush'"),
+	'0', 'and no flush worker to write them at shutdown');
+mkdir($file . '.tmp') or die "mkdir: $!";
+$offset = -s $node->logfile;
+$node->stop;
+ok($node->log_contains(qr/could not write file "pg_stat\/vatoken.counters.tmp"/, $offset),
+	'an unwritable counters file is reported at shutdown');
+rmdir($file . '.tmp');
+$node->start;
+is(calls(), '5', 'the unflushed calls are lost, as in a crash; everything flushed is kept');
+is(table_calls(), '5', 'and the table holds exactly what was flushed');
+
+$node->stop;
+done_testing();
