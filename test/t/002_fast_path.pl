@@ -162,8 +162,11 @@ set_flush_interval('1h');
 validate_n('one', $t1, 5);
 is(usage_today('one', 'a', 1), '23', 'five calls pending before the crash');
 my ($old_postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+my $started = $node->safe_psql('one', 'SELECT pg_postmaster_start_time()');
 $node->kill9;
 restart_after_kill($old_postmaster);
+isnt($node->safe_psql('one', 'SELECT pg_postmaster_start_time()'), $started,
+	'the postmaster was killed and started again');
 my $after = usage_today('one', 'a', 1);
 cmp_ok($after, '>=', 18, 'SIGKILL of the postmaster keeps every flushed call');
 cmp_ok($after, '<=', 23, 'and invents none');
@@ -183,8 +186,12 @@ $node->poll_query_until('one',
   or die 'victim backend did not start';
 my $victim_pid = $node->safe_psql('one',
 	"SELECT pid FROM pg_stat_activity WHERE application_name = 'victim'");
+my $log_offset = -s $node->logfile;
 kill 'KILL', $victim_pid;
 $victim->finish;
+$node->wait_for_log(qr/server process \(PID $victim_pid\) was terminated by signal 9/, $log_offset);
+$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
+pass('the backend was killed and the postmaster reinitialised shared memory');
 $node->poll_query_until('one', 'SELECT 1', '1') or die 'no recovery after backend crash';
 my $after_backend = usage_today('one', 'a', 1);
 cmp_ok($after_backend, '>=', $after, 'a backend crash keeps every flushed call');
@@ -219,14 +226,24 @@ is($node->safe_psql('one',
 	't', 'at most one flush worker for the database');
 
 # --- counts of a dropped extension never land on a new token with the same id
+# Database two has calls of its token 1 pending (interval 1h) at the DROP.
 set_flush_interval('1h');
+validate_n('two', $t2, 5);
+is(usage_today('two', 'a', 1), '8', 'five calls pending in database two before the DROP');
 $node->safe_psql('two', 'DROP EXTENSION vatoken');
 $node->safe_psql('two', 'CREATE EXTENSION vatoken');
 my $t2b = $node->safe_psql('two', "SELECT token FROM vatoken_create('a', 'new two-1')");
+is($node->safe_psql('two', "SELECT token_id FROM vatoken_list('a')"), '1',
+	'the new token reuses id 1');
 is(usage_today('two', 'a', 1), '0', 'a recreated extension starts from zero');
 validate_n('two', $t2b, 2);
 $node->restart;
 is(usage_today('two', 'a', 1), '2', 'old counters stay apart after a restart');
+set_flush_interval('100ms');
+$node->poll_query_until('two', "SELECT coalesce(sum(calls), 0) = 2 FROM vatoken.usage WHERE token_id = 1")
+  or die 'flush after the re-created extension: '
+  . table_calls('two', 1);
+is(usage_today('two', 'a', 1), '2', 'the pending calls of the dropped extension never reach the new one');
 
 $node->stop;
 done_testing();
