@@ -34,7 +34,7 @@ prove_tap() {
     rm -rf tmp_check
     PERL5LIB="$(pg_config --pkglibdir)/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
     PG_REGRESS="$(pg_config --pkglibdir)/pgxs/src/test/regress/pg_regress" \
-    TESTDIR="$PWD" \
+    TESTDIR="$PWD" TEMP_CONFIG="$PWD/test/t/frozen-clock.conf" \
         prove --timer "$@" || {
         for f in tmp_check/log/*; do [ -f "$f" ] && { echo "--- $f"; tail -n 50 "$f"; }; done
         return 1
