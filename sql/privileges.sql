@@ -17,6 +17,7 @@ SELECT c.oid::regclass AS relation,
 FROM pg_class c WHERE c.relnamespace = 'vatoken'::regnamespace AND c.relkind IN ('r', 'S')
 ORDER BY c.oid::regclass::text COLLATE "C";
 SELECT has_schema_privilege('vt_nobody', 'vatoken', 'USAGE') AS nobody_uses_schema;
+SELECT has_type_privilege('vt_nobody', 'vatoken_validate_result', 'USAGE') AS nobody_uses_result_type;
 
 -- The README's recipes: an API-server role may only validate; a management
 -- role (the permission "Can Manage API Settings") may create, list, see usage

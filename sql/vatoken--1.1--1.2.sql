@@ -8,3 +8,48 @@
 -- kept in shared memory), not the statement's: they are volatile.
 ALTER FUNCTION @extschema@.vatoken_list(text) VOLATILE;
 ALTER FUNCTION @extschema@.vatoken_usage(text, bigint) VOLATILE;
+
+-- vatoken_validate returns one composite value instead of a set of one row
+-- (SELECT * FROM vatoken_validate($1) and its column names are unchanged),
+-- and its declaration no longer pins search_path (see vatoken--1.2.sql).
+-- The return type cannot be altered: the function is re-created, and the
+-- EXECUTE privileges granted on it are granted again.
+CREATE TYPE @extschema@.vatoken_validate_result AS (
+    valid    boolean,
+    status   text,
+    token_id bigint,
+    owner    text,
+    name     text
+);
+REVOKE ALL ON TYPE @extschema@.vatoken_validate_result FROM PUBLIC;
+
+DO $$
+DECLARE
+    grants text[];
+    g text;
+BEGIN
+    SELECT pg_catalog.array_agg(pg_catalog.format(
+               'GRANT EXECUTE ON FUNCTION @extschema@.vatoken_validate(text) TO %s%s',
+               CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                    ELSE pg_catalog.quote_ident(r.rolname) END,
+               CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END))
+      INTO grants
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+     WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.vatoken_validate(text)'::pg_catalog.regprocedure
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+       AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+
+    DROP FUNCTION @extschema@.vatoken_validate(text);
+    CREATE FUNCTION @extschema@.vatoken_validate(token text)
+    RETURNS @extschema@.vatoken_validate_result
+    AS 'MODULE_PATHNAME', 'vatoken_validate'
+    LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER;
+    REVOKE ALL ON FUNCTION @extschema@.vatoken_validate(text) FROM PUBLIC;
+
+    FOREACH g IN ARRAY COALESCE(grants, '{}') LOOP
+        EXECUTE g;
+    END LOOP;
+END
+$$;

@@ -5,7 +5,8 @@
 
 -- The data lives in a schema of its own that no role but the extension's
 -- owner can use; the functions live in the schema chosen at CREATE EXTENSION
--- (public by default) and are the only way in.
+-- (by default the first schema of the search_path, usually public) and are
+-- the only way in.
 CREATE SCHEMA vatoken;
 REVOKE ALL ON SCHEMA vatoken FROM PUBLIC;
 
@@ -55,12 +56,26 @@ AS 'MODULE_PATHNAME', 'vatoken_create'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- The answer of vatoken_validate: one row for any input.
+CREATE TYPE @extschema@.vatoken_validate_result AS (
+    valid    boolean,
+    status   text,
+    token_id bigint,
+    owner    text,
+    name     text
+);
+REVOKE ALL ON TYPE @extschema@.vatoken_validate_result FROM PUBLIC;
+
+-- vatoken_validate is on every API call's path.  It returns one composite
+-- value (no set, no tuplestore), and its declaration does not pin
+-- search_path: a SET clause costs every call a configuration save and
+-- restore, and no code path of it resolves a name through the caller's
+-- search_path (the fast path finds its tables by OID; the transactional path
+-- pins search_path itself for its statements, whose every name is qualified).
 CREATE FUNCTION @extschema@.vatoken_validate(token text)
-RETURNS TABLE (valid boolean, status text, token_id bigint, owner text, name text)
+RETURNS @extschema@.vatoken_validate_result
 AS 'MODULE_PATHNAME', 'vatoken_validate'
-LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-ROWS 1;
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER;
 
 CREATE FUNCTION @extschema@.vatoken_list(owner text)
 RETURNS TABLE (token_id bigint, name text, created_at timestamptz,

@@ -4,7 +4,9 @@
  *	  vatoken_list, vatoken_usage and vatoken_delete.
  *
  * They are declared SECURITY DEFINER with search_path pinned to pg_catalog,
- * pg_temp (see sql/vatoken--*.sql).  A plaintext token exists only in the
+ * pg_temp (see sql/vatoken--*.sql), except vatoken_validate from 1.2: on its
+ * hot path it resolves no name, and its transactional path pins search_path
+ * itself (see there).  A plaintext token exists only in the
  * argument of vatoken_validate and the result of vatoken_create; it is never
  * stored, logged or put in an error message.
  */
@@ -14,6 +16,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "vatoken.h"
 #include "vt_usage.h"
@@ -52,6 +56,36 @@ vt_return_one_row(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	vt_init_srf(fcinfo);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/*
+ * Return one row of a function declared either as returning a composite type
+ * (vatoken_validate from 1.2: no tuplestore, the blessed descriptor kept in
+ * fn_extra) or as RETURNS TABLE (older schemas, served until ALTER EXTENSION
+ * UPDATE).
+ */
+static Datum
+vt_return_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
+{
+	TupleDesc	desc;
+
+	if (fcinfo->flinfo->fn_retset)
+		return vt_return_one_row(fcinfo, values, nulls);
+
+	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function returning record called in context that cannot accept type record")));
+		desc = BlessTupleDesc(desc);
+		fcinfo->flinfo->fn_extra = desc;
+		MemoryContextSwitchTo(old);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 Datum
@@ -126,13 +160,25 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			/* Transactional: lock the row so the usage row can reference it. */
+			/*
+			 * Transactional: lock the row so the usage row can reference it.
+			 * vatoken_validate's declaration does not pin search_path (that
+			 * costs the fast path, which resolves no name); its SPI work
+			 * pins it here, as the SET clause would.  Every name in the
+			 * statements is qualified as well.
+			 */
+			int			nestlevel = NewGUCNestLevel();
+
+			(void) set_config_option("search_path", "pg_catalog, pg_temp",
+									 PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
 				vt_usage_count(&rels, row.token_id, hash);
 			vt_store_disconnect();
+			AtEOXact_GUC(true, nestlevel);
 		}
 
 		if (found)
@@ -149,7 +195,7 @@ vatoken_validate(PG_FUNCTION_ARGS)
 
 	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
 	values[1] = CStringGetTextDatum(status);
-	return vt_return_one_row(fcinfo, values, nulls);
+	return vt_return_result(fcinfo, values, nulls);
 }
 
 /* Emit vatoken_list's or vatoken_usage's rows. */

@@ -195,7 +195,10 @@ SQL
 my $superuser = $node->safe_psql('sec', 'SELECT current_user');
 for my $who ('mallory', $superuser)
 {
-	for my $p ($path, 'SET search_path = pg_temp, mallory, pg_catalog, public;')
+	# pg_catalog searched after mallory's schema, after pg_temp too, and
+	# before them (vatoken_validate pins no search_path in its declaration).
+	for my $p ($path, 'SET search_path = pg_temp, mallory, pg_catalog, public;',
+		'SET search_path = pg_catalog, mallory, pg_temp, public;')
 	{
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");

@@ -62,8 +62,10 @@ $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION vatoken');
 my $fresh = describe('fresh');
 like($fresh, qr/^extension version=\Q$default\E /m, "fresh install is $default");
-like($fresh, qr/^function .*vatoken_validate\(text\) .*secdef=t config=\{"search_path=pg_catalog, pg_temp"\}/m,
+like($fresh, qr/^function .*vatoken_delete\(text,bigint\) .*secdef=t config=\{"search_path=pg_catalog, pg_temp"\}/m,
 	'the description has the functions with their security settings');
+like($fresh, qr/^type vatoken_validate_result columns=\(valid boolean, status text, token_id bigint, owner text, name text\) acl=/m,
+	'the description has the composite types with their columns');
 like($fresh, qr/^extension config_dump vatoken\.tokens /m,
 	'the description has the pg_dump registration');
 
@@ -115,6 +117,9 @@ sub check_data
 }
 
 # Upgrades from every older version.
+my @granted = ('vatoken_create(text, text)', 'vatoken_validate(text)', 'vatoken_list(text)',
+	'vatoken_usage(text, bigint)', 'vatoken_delete(text, bigint)');
+$node->safe_psql('postgres', 'CREATE ROLE upgrade_api');
 if (@old)
 {
 	for my $v (@old)
@@ -136,7 +141,20 @@ if (@old)
 			like($list, qr/\|token 3\|[^|]+\|[^|]+\|0\|0\|0\|0$/m,
 				'1.0: a token with its usage rows deleted still has a last use');
 		}
+		# Privileges granted on the functions survive the update, also where
+		# an update re-creates a function (1.2 re-creates vatoken_validate).
+		$node->safe_psql($db, "GRANT EXECUTE ON FUNCTION $_ TO upgrade_api")
+		  for grep { $_ ne 'vatoken_validate(text)' } @granted;
+		$node->safe_psql($db,
+			'GRANT EXECUTE ON FUNCTION vatoken_validate(text) TO upgrade_api WITH GRANT OPTION');
 		$node->safe_psql($db, 'ALTER EXTENSION vatoken UPDATE');
+		is($node->safe_psql($db, 'SELECT ' . join(', ',
+				map { "has_function_privilege('upgrade_api', '$_', 'EXECUTE')" } @granted)
+			  . ", has_function_privilege('upgrade_api', 'vatoken_validate(text)', "
+			  . "'EXECUTE WITH GRANT OPTION')"),
+			join('|', ('t') x (@granted + 1)),
+			"$v updated to $default: EXECUTE granted on each function, with its grant option, is kept");
+		$node->safe_psql($db, "REVOKE ALL ON FUNCTION $_ FROM upgrade_api CASCADE") for @granted;
 		is(describe($db), $fresh, "$v updated to $default has exactly the objects of a fresh install");
 		check_data($db, $list, "$v updated to $default");
 	}
@@ -172,8 +190,9 @@ my @mutations = (
 	[ 'volatility',       'ALTER FUNCTION vatoken_list(text) STABLE' ],
 	[ 'security definer', 'ALTER FUNCTION vatoken_usage(text, bigint) SECURITY INVOKER' ],
 	[ 'pinned search_path', 'ALTER FUNCTION vatoken_delete(text, bigint) RESET search_path' ],
+	[ 'search_path pinned where it is not', 'ALTER FUNCTION vatoken_validate(text) SET search_path = pg_catalog, pg_temp' ],
 	[ 'function ACL',     'GRANT EXECUTE ON FUNCTION vatoken_validate(text) TO PUBLIC' ],
-	[ 'rows estimate',    'ALTER FUNCTION vatoken_validate(text) ROWS 10' ],
+	[ 'rows estimate',    'ALTER FUNCTION vatoken_list(text) ROWS 10' ],
 	[ 'column default',   'ALTER TABLE vatoken.tokens ALTER COLUMN created_at SET DEFAULT pg_catalog.clock_timestamp()' ],
 	[ 'column type',      'ALTER TABLE vatoken.usage ALTER COLUMN calls TYPE numeric' ],
 	[ 'not null',         'ALTER TABLE vatoken.usage ALTER COLUMN last_used_at SET NOT NULL' ],
@@ -195,6 +214,8 @@ my @mutations = (
 	[ 'missing member',   'ALTER EXTENSION vatoken DROP FUNCTION vatoken_list(text)' ],
 	[ 'comment',          "COMMENT ON TABLE vatoken.tokens IS 'x'" ],
 	[ 'row level security', 'ALTER TABLE vatoken.tokens ENABLE ROW LEVEL SECURITY' ],
+	[ 'type column',      'ALTER TYPE vatoken_validate_result RENAME ATTRIBUTE owner TO token_owner' ],
+	[ 'type ACL',         'GRANT USAGE ON TYPE vatoken_validate_result TO PUBLIC' ],
 );
 for my $m (@mutations)
 {

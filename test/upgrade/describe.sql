@@ -10,7 +10,8 @@
 -- parallel safety, cost, rows, SECURITY DEFINER, configuration, ACL),
 -- tables (columns with types, defaults, collations, NOT NULL; constraints;
 -- indexes; triggers; policies; options; ACLs, also of columns), sequences
--- (parameters, owning column, ACL), schemas (owner, ACL) and comments.
+-- (parameters, owning column, ACL), composite types (columns, ACL), schemas
+-- (owner, ACL) and comments.
 WITH ext AS (
     SELECT * FROM pg_extension WHERE extname = 'vatoken'
 ),
@@ -109,6 +110,16 @@ facts(fact) AS (
                    WHERE d.classid = 'pg_class'::regclass AND d.objid = s.seqrelid
                      AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a'))
     FROM rel c JOIN pg_sequence s ON s.seqrelid = c.oid
+    UNION ALL
+    -- Composite types: their columns and ACL.
+    SELECT format('type %s columns=(%s) acl=%s', t.oid::regtype,
+                  (SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                                     ', ' ORDER BY a.attnum)
+                   FROM pg_attribute a
+                   WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped),
+                  t.typacl)
+    FROM pg_type t JOIN member m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
+    WHERE t.typtype = 'c'
     UNION ALL
     -- Schemas the extension created.
     SELECT format('schema %s owner_is_superuser=%s acl=%s', n.nspname,
