@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 export PATH="$(pg_config --bindir):$PATH"
 
-ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap pam)
+ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap pam pam_sshd)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -36,6 +36,7 @@ suite_tap() {
 suite_isolation() { bash test/isolation/run.sh; }
 suite_isolation_preload() { ISOLATION_CONFIG=test/isolation/preload.conf bash test/isolation/run.sh; }
 suite_pam() { bash test/pam/run.sh; }
+suite_pam_sshd() { bash test/pam/sshd.sh; }
 
 passed=0
 failed=0
