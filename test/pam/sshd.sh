@@ -350,9 +350,13 @@ case_refused() {
     b1=$(grep -cF "$what" "$log" || true)
     [ -z "$why" ] || b2=$(grep -cF "$why" "$out" || true)
     login "$2" "$3" "$4" "$5"
-    # sshd's monitor may write its log line after the client has gone: wait.
-    a1=$(wait_count "$log" "$what" "$b1")
-    [ -z "$why" ] || a2=$(wait_count "$out" "$why" "$b2")
+    a1=$b1
+    a2=$b2
+    if [ "$RC" -ne 0 ] && [ -z "$OUT" ] && grep -q "Permission denied" <<<"$ERR"; then
+        # sshd's monitor may write its log line after the client has gone: wait.
+        a1=$(wait_count "$log" "$what" "$b1")
+        [ -z "$why" ] || a2=$(wait_count "$out" "$why" "$b2")
+    fi
     if [ "$RC" -ne 0 ] && [ -z "$OUT" ] && grep -q "Permission denied" <<<"$ERR" && [ "$a1" -gt "$b1" ] \
         && { [ -z "$why" ] || [ "$a2" -gt "$b2" ]; }; then
         ok "$label -> refused${why:+ ($why)}"
