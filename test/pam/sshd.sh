@@ -5,14 +5,16 @@
 # examples/ssh/sshd_config-vatoken.conf and examples/pam.d/sshd-vatoken, lets
 # a client (ssh driven by sshpass) log in to a local account with an API
 # token, by password and by keyboard-interactive authentication; the session
-# gets VATOKEN_OWNER/VATOKEN_ID/VATOKEN_NAME; a wrong, a malformed, a deleted
-# token and another owner's token are refused; PAM_RHOST on the handle that
+# gets VATOKEN_OWNER/VATOKEN_ID/VATOKEN_NAME and each login counts one call;
+# a wrong, a malformed, an empty, a deleted token and another owner's token
+# are refused (each for the reason the module logs), and so is any token while
+# the database is down; no token appears in any log; PAM_RHOST on the handle that
 # runs pam_vatoken is the client's address; and the guard of the example
 # (pam_succeed_if ... ingroup api_users) refuses a valid token whose owner is
 # an account outside that group, which the same stack without the guard
 # accepts (the control that shows the guard is what refuses).
 #
-# How it runs unprivileged, with no real port and no system file touched:
+# How it runs unprivileged, touching no system file:
 #   - sshd runs as the calling user, without root: privilege separation then
 #     neither chroots nor changes uid, and it can only start sessions as that
 #     uid.  Its host key, sshd_config, PidFile and log are in the temp dir.
