@@ -2,7 +2,7 @@
 # deps.sh — install the Debian 12 packages vatoken needs, if any are missing.
 #
 #   scripts/deps.sh build   what `make demo` needs: compiler, PostgreSQL 15 server and headers
-#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, fuzz)
+#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, sshd, fuzz)
 #
 # Runs apt-get as root, or through sudo for an ordinary user.  Does nothing
 # (and needs no privileges) when everything is already installed.
@@ -16,7 +16,10 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
     "${BUILD_PACKAGES[@]}"
     check libipc-run-perl
-    pamtester libpam-wrapper libnss-wrapper perl
+    pamtester libpam-wrapper
+    # sshd suite (test/pam/sshd.sh runs its own unprivileged sshd; on a machine
+    # that starts services, openssh-server also enables the system's ssh service)
+    openssh-server openssh-client sshpass libnss-wrapper libpam-modules perl
     nginx libnginx-mod-http-auth-pam curl openssl
     clang libclang-rt-14-dev
 )
