@@ -69,7 +69,7 @@ $node->safe_psql('postgres', q{
 	CREATE ROLE app_owner LOGIN;
 	CREATE DATABASE app OWNER app_owner;
 });
-$node->safe_psql('app', 'CREATE EXTENSION vatoken');
+$node->safe_psql('app', 'CREATE EXTENSION vatoken SCHEMA public');
 my $token = $node->safe_psql('app', "SELECT token FROM vatoken_create('o', 'app-1')");
 
 # Everything below runs as app_owner, and every operator inside the
@@ -151,7 +151,7 @@ $node->safe_psql('postgres', q{
 	ALTER DATABASE hostile SET idle_in_transaction_session_timeout = '1ms';
 	ALTER DATABASE hostile SET synchronous_commit = 'remote_apply';
 });
-$node->safe_psql('hostile', 'CREATE EXTENSION vatoken');
+$node->safe_psql('hostile', 'CREATE EXTENSION vatoken SCHEMA public');
 my $token2 = $node->safe_psql('hostile', "SELECT token FROM vatoken_create('o', 'hostile-1')");
 is(validate_n('hostile', $token2, 9), '9', 'nine valid calls in the read-only database');
 ok(poll_until('hostile', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '9', 60),
