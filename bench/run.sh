@@ -58,6 +58,28 @@ run_case() {
 
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "n/a" }'; }
 
+# CPU time (clock ticks) of the vatoken flush workers, sampled every 0.2 s
+# while a case runs: a flush worker lives as long as its database is busy,
+# so summing each pid's growth between its first and last sample loses at
+# most one sample's worth at either end.
+flush_ticks_start() {
+    ( while :; do
+          for p in $(pgrep -f 'vatoken flush' 2>/dev/null); do
+              awk -v p="$p" '{ print p, $14 + $15 }' "/proc/$p/stat" 2>/dev/null
+          done
+          sleep 0.2
+      done ) >"$VT_DIR/flush_ticks" &
+    FLUSH_SAMPLER=$!
+}
+# -> percent of the whole machine's CPU the flush workers used over SECONDS
+flush_ticks_stop() {
+    kill "$FLUSH_SAMPLER" 2>/dev/null; wait "$FLUSH_SAMPLER" 2>/dev/null || true
+    awk -v secs="$1" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" '
+        { if (!($1 in lo)) lo[$1] = $2; hi[$1] = $2 }
+        END { t = 0; for (p in lo) t += hi[p] - lo[p];
+              printf "%.1f%%", 100 * t / hz / secs / cores }' "$VT_DIR/flush_ticks"
+}
+
 setup_db bench 100000
 setup_db bench_1k 1000
 setup_db bench_big "$big"
@@ -71,8 +93,8 @@ setup_db bench_big "$big"
     echo
     echo "Transactions per second:"
     echo
-    echo "| tokens drawn | clients | (a) read | (b) vatoken | (c) naive | (d) SELECT 1 | (e) call alone | (f) shape | (b)/(a) | (b)/(c) | (e)/(a) | (f)/(a) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| tokens drawn | clients | (a) read | (b) vatoken | (c) naive | (d) SELECT 1 | (e) call alone | (f) shape | (b)/(a) | (b)/(c) | (b)/(f) | (e)/(a) | (f)/(a) | flush CPU |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee "$out/results.md"
 
 # The median of numbers separated by blanks or newlines.
@@ -93,6 +115,10 @@ run_cell() {
     done
 }
 
+# Targets (issue 10): (b)/(a) per cell, (b)/(c) >= 3 (>= 20 on the hot token
+# at 16 clients), (b)/(f) >= 0.9 at one client.
+declare -A target_ba=([random,1]=0.85 [hot,1]=0.90 [random,16]=0.50 [hot,16]=0.75)
+below() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r < t) }'; }
 failures=0
 for draw in random hot; do
     if [ "$draw" = random ]; then set_i='\set i random(1, 100000)'; label='random of 100k'
@@ -100,12 +126,17 @@ for draw in random hot; do
     for clients in 1 16; do
         read -r a b c d e f <<<"$(run_cell bench "$set_i" "$clients" \
             a_read.sql b_vatoken.sql c_naive.sql d_select1.sql e_malformed.sql f_shape.sql | tr '\n' ' ')"
-        ba=$(ratio "$b" "$a"); bc=$(ratio "$b" "$c"); ea=$(ratio "$e" "$a"); fa=$(ratio "$f" "$a")
-        echo "| $label | $clients | $a | $b | $c | $d | $e | $f | $ba | $bc | $ea | $fa |" | tee -a "$out/results.md"
-        awk -v r="$ba" 'BEGIN { exit !(r < 0.8) }' && failures=$((failures + 1))
-        if [ "$draw" = hot ] && [ "$clients" = 16 ]; then
-            awk -v r="$bc" 'BEGIN { exit !(r < 10) }' && failures=$((failures + 1))
-        fi
+        # run_cell ran in a subshell: measure the flush CPU of (b) once more.
+        flush_ticks_start
+        run_case bench b_vatoken.sql "$set_i" "$clients" >/dev/null
+        cpu=$(flush_ticks_stop "$secs")
+        ba=$(ratio "$b" "$a"); bc=$(ratio "$b" "$c"); bf=$(ratio "$b" "$f")
+        ea=$(ratio "$e" "$a"); fa=$(ratio "$f" "$a")
+        echo "| $label | $clients | $a | $b | $c | $d | $e | $f | $ba | $bc | $bf | $ea | $fa | $cpu |" | tee -a "$out/results.md"
+        below "$ba" "${target_ba[$draw,$clients]}" && failures=$((failures + 1))
+        if [ "$draw" = hot ] && [ "$clients" = 16 ]; then tc=20; else tc=3; fi
+        below "$bc" "$tc" && failures=$((failures + 1))
+        if [ "$clients" = 1 ]; then below "$bf" 0.9 && failures=$((failures + 1)); fi
     done
 done
 
@@ -130,12 +161,13 @@ for clients in 1 16; do
         large=$(echo "$large" | median)
         r=$(ratio "$large" "$small")
         echo "| $clients | $label | $small | $large | $r |" | tee -a "$out/results.md"
-        awk -v r="$r" 'BEGIN { exit !(r < 0.9) }' && failures=$((failures + 1))
+        if [ "$active" = 1k ]; then below "$r" 0.9 && failures=$((failures + 1)); fi
     done
 done
 
 {
     echo
-    echo "Targets: (b)/(a) >= 0.8 in every cell; (b)/(c) >= 10 on the hot token at 16 clients;"
-    echo "big/1k >= 0.9. Cells missing a target: $failures."
+    echo "Targets: (b)/(a) >= 0.85 and 0.90 at one client (random, hot), >= 0.50 and 0.75 at"
+    echo "16 clients; (b)/(c) >= 3 (>= 20 on the hot token at 16 clients); (b)/(f) >= 0.9 at one"
+    echo "client; big/1k >= 0.9 for calls drawn from 1k tokens. Targets missed: $failures."
 } | tee -a "$out/results.md"
