@@ -78,10 +78,12 @@ static vt_plan plan_count_1_0 = {
  * token ids, $2 days, $3 calls, $4 times of the latest call, $5 tags (the
  * first 8 bytes of the token's hash, which tell a token from a later one
  * that reuses its id).  It runs as three statements over what is still
- * unresolved, each returning the (token_id, day) pairs it resolved:
+ * unresolved, each returning the (token_id, day) pairs it resolved (the
+ * order is in vt_store_flush):
  *
  * 1. gone: the pairs whose token no longer exists in this snapshot (deleted,
- *	  or its id reused by another token); their counts go with the token.
+ *	  or its id reused by another token), with their tags; their counts go
+ *	  with the token.
  * 2. update: the pairs whose day row exists and is not locked by anyone
  *	  else (SKIP LOCKED) add their calls to it.
  * 3. insert: the pairs without a day row (a token's first calls of a day)
@@ -91,8 +93,6 @@ static vt_plan plan_count_1_0 = {
  *
  * What is locked stays unresolved, pending in shared memory, and is written
  * by a later flush: one open transaction never stops a database's flush.
- * After "gone", at most one item per (token_id, day) remains, so the pairs
- * returned name the items.
  *
  * The statements run with their generic plan, whatever the batch size: every
  * join is a nested loop from the batch into a unique index, so a flush costs
@@ -110,7 +110,7 @@ static vt_plan plan_count_1_0 = {
 
 static vt_plan plan_flush_gone = {
 	VT_BATCH
-	" SELECT d.token_id, d.day FROM d"
+	" SELECT d.token_id, d.day, d.tag FROM d"
 	" WHERE NOT EXISTS (SELECT FROM vatoken.tokens t WHERE" VT_SAME_TOKEN("t") ")",
 	VT_FLUSH_ARGS
 };
@@ -369,8 +369,9 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 	vt_execute(plan, values, false, 0);
 
 	/*
-	 * items are sorted by token_id (vt_counters_collect); after "gone",
-	 * (token_id, day) names one item.
+	 * items are sorted by token_id (vt_counters_collect).  "gone" returns
+	 * the tag; for the writes, (token_id, day) names one unresolved item
+	 * (vt_store_flush).
 	 */
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -382,6 +383,8 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 
 		int			lo = 0;
 		int			hi = n;
+		uint64		tag = 0;
+		bool		with_tag = false;
 
 		while (lo < hi)
 		{
@@ -392,14 +395,24 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 			else
 				hi = mid;
 		}
+		/* "gone" names the tag too: it may resolve an old token's item. */
+		if (SPI_tuptable->tupdesc->natts >= 3)
+		{
+			bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc, 3, &isnull));
+
+			tag = 0;
+			memcpy(&tag, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), sizeof(uint64)));
+			with_tag = true;
+		}
 		for (int i = lo; i < n && items[i].token.token_id == id; i++)
 		{
-			if (!items[i].resolved && items[i].day == day)
+			if (!items[i].resolved && items[i].day == day &&
+				(!with_tag || items[i].token.tag == tag))
 			{
 				items[i].resolved = true;
 				resolved++;
-				if (plan != &plan_flush_gone)
-					break;		/* "gone" may name several stale tags */
+				break;
 			}
 		}
 	}
@@ -407,10 +420,33 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 	return resolved;
 }
 
+/*
+ * Does the batch hold two tokens with one id (an id reused while counts of
+ * the old token were pending)?  items are sorted by (token_id, tag, day).
+ */
+static bool
+vt_batch_has_reused_id(const vt_pending *items, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (items[i].token.token_id == items[i - 1].token.token_id &&
+			items[i].token.tag != items[i - 1].token.tag)
+			return true;
+	return false;
+}
+
 void
 vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 {
-	vt_flush_step(&plan_flush_gone, items, n);
+	/*
+	 * Usually every (token_id, day) names one item, and "gone" only needs
+	 * to look at what the writes left: those are locked or gone, and that
+	 * is usually nothing.  Only a batch with a reused id resolves the gone
+	 * tokens first, so that the pairs the writes return name one item.
+	 */
+	bool		reused = vt_batch_has_reused_id(items, n);
+
+	if (reused)
+		vt_flush_step(&plan_flush_gone, items, n);
 	if (schema_1_0)
 		vt_flush_step(&plan_flush_1_0, items, n);
 	else
@@ -418,6 +454,8 @@ vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 		vt_flush_step(&plan_flush_update, items, n);
 		vt_flush_step(&plan_flush_insert, items, n);
 	}
+	if (!reused)
+		vt_flush_step(&plan_flush_gone, items, n);
 }
 
 vt_usage_row *

@@ -132,8 +132,8 @@ is($node->safe_psql('one', $list_total), total($counted), 'no call counted twice
 # Item 7: a reused token id never inherits pending counts.
 #
 # In a new database: token 1 gets 3 pending calls (interval 1h), $reset runs,
-# a new token gets id 1 again.  It must show 0 calls, and after a flush
-# (made visible by a marker token) the table has no row for it.
+# a new token gets id 1 again.  It must show 0 calls; once used twice, 2, and
+# after a flush (made visible by a marker token) the table has its 2 only.
 sub identity_case
 {
 	my ($db, $reset, $what) = @_;
@@ -146,22 +146,28 @@ sub identity_case
 		"SELECT count(*) FROM generate_series(1, 3) g, LATERAL vatoken_validate('$old' || left(g::text, 0)) v WHERE v.valid"),
 		'3', "$what: three calls of token 1 pending");
 	$node->safe_psql($db, $reset);
-	is($node->safe_psql($db, "SELECT token_id FROM vatoken_create('o', 'new')"),
-		'1', "$what: the new token reuses id 1");
+	my ($new_id, $new_token) = split /\|/, $node->safe_psql($db,
+		"SELECT token_id, token FROM vatoken_create('o', 'new')");
+	is($new_id, '1', "$what: the new token reuses id 1");
 	is($node->safe_psql($db, "SELECT calls_today FROM vatoken_usage('o', 1)"),
 		'0', "$what: vatoken_usage shows 0 calls for the new token 1");
 	is($node->safe_psql($db, "SELECT calls_today FROM vatoken_list('o') WHERE token_id = 1"),
 		'0', "$what: vatoken_list shows 0 calls for the new token 1");
 
+	# The new token 1 is used too: the same flush then holds calls of two
+	# tokens with id 1, and must write only the new one's.
 	my $marker = $node->safe_psql($db, "SELECT token FROM vatoken_create('o', 'marker')");
 	$node->safe_psql($db, "SELECT valid FROM vatoken_validate('$marker')");
+	$node->safe_psql($db, "SELECT valid FROM vatoken_validate('$new_token')") for 1 .. 2;
+	is($node->safe_psql($db, "SELECT calls_today FROM vatoken_usage('o', 1)"),
+		'2', "$what: the new token 1 counts its own two calls only");
 	set_flush_interval('100ms');
 	ok(poll_until($db, 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 2', '1', 60),
 		"$what: a flush writes the marker's call");
-	is($node->safe_psql($db, 'SELECT count(*) FROM vatoken.usage WHERE token_id = 1'),
-		'0', "$what: after the flush, vatoken.usage has no row for the new token 1");
+	is($node->safe_psql($db, 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 1'),
+		'2', "$what: after the flush, vatoken.usage has only the new token 1's calls");
 	is($node->safe_psql($db, "SELECT calls_today FROM vatoken_usage('o', 1)"),
-		'0', "$what: and vatoken_usage still shows 0");
+		'2', "$what: and vatoken_usage still shows 2");
 }
 
 identity_case('idtrunc', 'TRUNCATE vatoken.tokens, vatoken.usage RESTART IDENTITY',
