@@ -99,6 +99,7 @@
 #include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/syscache.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -513,9 +514,12 @@ vt_pending_cmp(const void *a, const void *b)
 	return (x->day > y->day) - (x->day < y->day);
 }
 
-/* Pending counters of dbid (of relid only, unless InvalidOid). */
+/*
+ * Pending counters of dbid (of relid only, unless InvalidOid); *others, if
+ * not NULL, receives how many counters of dbid belong to other relids.
+ */
 static vt_pending *
-vt_collect(Oid dbid, Oid relid, int *n)
+vt_collect(Oid dbid, Oid relid, int *n, int *others)
 {
 	dshash_seq_status status;
 	vt_counter_entry *entry;
@@ -524,6 +528,8 @@ vt_collect(Oid dbid, Oid relid, int *n)
 	int			size = 64;
 
 	vt_attach();
+	if (others)
+		*others = 0;
 	result = palloc(sizeof(vt_pending) * size);
 	dshash_seq_init(&status, vt_counters_tab, false);
 	while ((entry = dshash_seq_next(&status)) != NULL)
@@ -532,9 +538,14 @@ vt_collect(Oid dbid, Oid relid, int *n)
 		uint64		pending;
 		vt_pending *p;
 
-		if (entry->key.dbid != dbid ||
-			(OidIsValid(relid) && entry->key.relid != relid))
+		if (entry->key.dbid != dbid)
 			continue;
+		if (OidIsValid(relid) && entry->key.relid != relid)
+		{
+			if (others)
+				(*others)++;
+			continue;
+		}
 		pending = vt_entry_pending(entry, &calls_total);
 		if (pending == 0)
 			continue;
@@ -561,9 +572,9 @@ vt_collect(Oid dbid, Oid relid, int *n)
 }
 
 vt_pending *
-vt_counters_collect(Oid relid, int *n)
+vt_counters_collect(Oid relid, int *n, int *others)
 {
-	return vt_collect(MyDatabaseId, relid, n);
+	return vt_collect(MyDatabaseId, relid, n, others);
 }
 
 void
@@ -698,11 +709,11 @@ vt_counters_commit_flush(const vt_pending *items, int n, bool wait)
 }
 
 /*
- * Remove dbid's counters of tokens tables other than live_relid (all when it
- * is InvalidOid), and with only_flushed also those with nothing pending.
+ * Remove dbid's counters: with of_relid, those of relid; else those of every
+ * tokens table but relid (all of them when relid is InvalidOid).
  */
 static void
-vt_remove(Oid dbid, Oid live_relid, bool only_flushed)
+vt_remove(Oid dbid, Oid relid, bool of_relid)
 {
 	dshash_seq_status status;
 	vt_counter_entry *entry;
@@ -713,8 +724,8 @@ vt_remove(Oid dbid, Oid live_relid, bool only_flushed)
 	{
 		if (entry->key.dbid != dbid)
 			continue;
-		if (OidIsValid(live_relid) && entry->key.relid == live_relid &&
-			!(only_flushed && vt_entry_pending(entry, NULL) == 0))
+		if (of_relid ? entry->key.relid != relid
+			: (OidIsValid(relid) && entry->key.relid == relid))
 			continue;
 		dshash_delete_current(&status);
 		pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
@@ -735,9 +746,49 @@ vt_counters_discard(Oid dbid, Oid live_relid)
 }
 
 void
-vt_counters_prune(Oid live_relid)
+vt_counters_prune(void)
 {
-	vt_remove(MyDatabaseId, live_relid, true);
+	dshash_seq_status status;
+	vt_counter_entry *entry;
+
+	vt_attach();
+	dshash_seq_init(&status, vt_counters_tab, true);
+	while ((entry = dshash_seq_next(&status)) != NULL)
+	{
+		if (entry->key.dbid != MyDatabaseId || vt_entry_pending(entry, NULL) != 0)
+			continue;
+		dshash_delete_current(&status);
+		pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
+	}
+	dshash_seq_term(&status);
+}
+
+/*
+ * The extension is missing in this database: drop the counters of tokens
+ * tables that no longer exist.  A table that someone holds a lock on (one
+ * being created in a transaction not yet committed) is kept.
+ */
+void
+vt_counters_discard_dead(void)
+{
+	int			n;
+	vt_pending *items = vt_collect(MyDatabaseId, InvalidOid, &n, NULL);
+	Oid			last = InvalidOid;
+
+	for (int i = 0; i < n; i++)
+	{
+		Oid			relid = items[i].token.relid;
+
+		if (relid == last)
+			continue;
+		last = relid;
+		if (!ConditionalLockRelationOid(relid, AccessShareLock))
+			continue;
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			vt_remove(MyDatabaseId, relid, true);
+		UnlockRelationOid(relid, AccessShareLock);
+	}
+	pfree(items);
 }
 
 /*
@@ -819,7 +870,7 @@ vt_counters_waiting(void)
  * starts for a while.  If the DROP fails, the mark expires.
  */
 void
-vt_counters_mark_dropping(Oid dbid)
+vt_counters_mark_dropping(Oid dbid, bool dropping)
 {
 	vt_db_entry *db;
 
@@ -827,9 +878,25 @@ vt_counters_mark_dropping(Oid dbid)
 	db = dshash_find(vt_dbs_tab, &dbid, true);
 	if (db != NULL)
 	{
-		db->dropping_since = GetCurrentTimestamp();
+		db->dropping_since = dropping ? GetCurrentTimestamp() : 0;
 		dshash_release_lock(vt_dbs_tab, db);
 	}
+}
+
+/* Does any database still have a flusher (claimed or not yet released)? */
+bool
+vt_counters_any_flusher(void)
+{
+	dshash_seq_status status;
+	vt_db_entry *db;
+	bool		any = false;
+
+	vt_attach();
+	dshash_seq_init(&status, vt_dbs_tab, false);
+	while ((db = dshash_seq_next(&status)) != NULL)
+		any |= db->flusher != 0;
+	dshash_seq_term(&status);
+	return any;
 }
 
 bool

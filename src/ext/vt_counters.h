@@ -62,8 +62,11 @@ typedef struct vt_read
 extern void vt_counters_read_begin(vt_read *r);
 extern bool vt_counters_read_retry(vt_read *r);
 
-/* Every pending count of one tokens table, sorted by (token_id, tag, day). */
-extern vt_pending *vt_counters_collect(Oid relid, int *n);
+/*
+ * Every pending count of one tokens table, sorted by (token_id, tag, day);
+ * *others (if not NULL) counts the database's counters of other tables.
+ */
+extern vt_pending *vt_counters_collect(Oid relid, int *n, int *others);
 
 /*
  * Add one token's pending calls on days from..to to *calls, and raise
@@ -85,13 +88,18 @@ extern void vt_counters_token_pending(const vt_token_ident *token, vt_day from, 
 extern bool vt_counters_claim_flush(Oid dbid);
 extern bool vt_counters_commit_flush(const vt_pending *items, int n, bool wait);
 
-/* Drop the current database's counters of every tokens table but live_relid
- * (InvalidOid: all of them), e.g. after DROP EXTENSION. */
+/*
+ * Drop dbid's counters of every tokens table but live_relid (InvalidOid:
+ * all of them, and the database's entry if it is not the current one): the
+ * caller holds a lock on live_relid, or the database no longer exists.
+ */
 extern void vt_counters_discard(Oid dbid, Oid live_relid);
 
-/* Remove the current database's counters that have nothing pending, and
- * those of tokens tables other than live_relid. */
-extern void vt_counters_prune(Oid live_relid);
+/* Remove the current database's counters that have nothing pending. */
+extern void vt_counters_prune(void);
+
+/* The extension is missing here: drop the counters of tables that are gone. */
+extern void vt_counters_discard_dead(void);
 
 /* For the launcher (vt_launcher.c). */
 typedef struct vt_db_due
@@ -114,7 +122,8 @@ extern void vt_counters_wait_for_others(void);
  * VT_DROPPING_MS (longer than DROP DATABASE waits for other sessions).
  */
 #define VT_DROPPING_MS		10000
-extern void vt_counters_mark_dropping(Oid dbid);
+extern void vt_counters_mark_dropping(Oid dbid, bool dropping);
+extern bool vt_counters_any_flusher(void);
 extern bool vt_counters_is_dropping(Oid dbid);
 
 #endif							/* VT_COUNTERS_H */

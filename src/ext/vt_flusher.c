@@ -7,9 +7,10 @@
  * -----------
  * Started by the launcher (vt_launcher.c) for one database, connected to it
  * as the bootstrap superuser, even if the database does not allow
- * connections.  Whatever the database's or a role's stored settings say, it
- * pins the settings that could change what its SQL does or make it wait
- * (vt_pin_environment): search_path = pg_catalog, pg_temp (every name in its
+ * connections.  Every setting the database's stored settings gave goes back
+ * to its built-in default, and it pins the settings that could change what
+ * its SQL does or make it wait (vt_pin_environment): search_path =
+ * pg_catalog, pg_temp (every name in its
  * statements is qualified too), no role switch, read-write READ COMMITTED
  * transactions, no statement, lock or idle timeouts, synchronous_commit =
  * local (so a commit never waits for a standby, and SIGTERM is never stuck
@@ -31,7 +32,8 @@
  * found nothing to write twice in a row, after a flush while other
  * databases wait for a flusher (vt_counters_waiting), when DROP DATABASE is
  * about to wait for the database's sessions (see the object access hook
- * below), or at shutdown.
+ * below; it flushes first, and a DROP that fails clears its mark), or at
+ * shutdown.
  */
 #include "postgres.h"
 
@@ -46,6 +48,7 @@
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -127,9 +130,65 @@ static const struct
 	{"enable_hashagg", "on"},
 };
 
+/*
+ * A setting's built-in default as a string (NULL for an unknown type).
+ * buf holds numbers.
+ */
+static const char *
+vt_boot_value(struct config_generic *gconf, char *buf, size_t buflen)
+{
+	switch (gconf->vartype)
+	{
+		case PGC_BOOL:
+			return ((struct config_bool *) gconf)->boot_val ? "on" : "off";
+		case PGC_INT:
+			snprintf(buf, buflen, "%d", ((struct config_int *) gconf)->boot_val);
+			return buf;
+		case PGC_REAL:
+			snprintf(buf, buflen, "%.17g", ((struct config_real *) gconf)->boot_val);
+			return buf;
+		case PGC_STRING:
+			{
+				const char *v = ((struct config_string *) gconf)->boot_val;
+
+				return v ? v : "";
+			}
+		case PGC_ENUM:
+			{
+				struct config_enum *e = (struct config_enum *) gconf;
+
+				return config_enum_lookup_by_value(e, e->boot_val);
+			}
+	}
+	return NULL;
+}
+
+/*
+ * Every setting that the database's stored settings gave (ALTER DATABASE
+ * ... SET, which its owner may run for any setting a user may change) goes
+ * back to its built-in default, then the settings above are pinned.  Only
+ * a superuser can store settings for the bootstrap superuser role itself.
+ */
 static void
 vt_pin_environment(void)
 {
+	struct config_generic **gucs = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+	{
+		struct config_generic *gconf = gucs[i];
+		char		buf[64];
+		const char *boot;
+
+		if (gconf->source != PGC_S_DATABASE ||
+			(gconf->flags & GUC_CUSTOM_PLACEHOLDER) != 0)
+			continue;
+		boot = vt_boot_value(gconf, buf, sizeof(buf));
+		if (boot != NULL)
+			(void) set_config_option(gconf->name, boot, PGC_SUSET, PGC_S_OVERRIDE,
+									 GUC_ACTION_SET, true, WARNING, false);
+	}
 	for (int i = 0; i < lengthof(vt_pinned); i++)
 		SetConfigOption(vt_pinned[i].name, vt_pinned[i].value, PGC_SUSET, PGC_S_OVERRIDE);
 }
@@ -157,25 +216,37 @@ vt_flush_database(void)
 	pgstat_report_activity(STATE_RUNNING, "vatoken: flushing usage counters");
 
 	resolved = vt_resolve(&rels, true, RowShareLock, RowExclusiveLock, false);
+	/* Schema 1.0 also updates the token rows: that lock is only tried too. */
+	if (resolved == VT_RESOLVED && rels.schema_1_0 &&
+		!ConditionalLockRelationOid(rels.tokens, RowExclusiveLock))
+		resolved = VT_RESOLVE_BUSY;
 	if (resolved != VT_RESOLVED)
 	{
-		CommitTransactionCommand();
 		if (resolved == VT_RESOLVE_MISSING)
-			vt_counters_discard(MyDatabaseId, InvalidOid);
+			vt_counters_discard_dead();
+		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return resolved == VT_RESOLVE_MISSING ? 0 : -1;
 	}
 	/* The items must outlive the transaction. */
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		int			others;
 
-		items = vt_counters_collect(rels.tokens, &n);
+		items = vt_counters_collect(rels.tokens, &n, &others);
 		MemoryContextSwitchTo(old);
+
+		/*
+		 * Counters of another tokens table belong to a dropped extension:
+		 * while this one is locked, no such table can come back.
+		 */
+		if (others > 0)
+			vt_counters_discard(MyDatabaseId, rels.tokens);
 	}
 	if (n == 0)
 	{
 		CommitTransactionCommand();
-		vt_counters_prune(rels.tokens);
+		vt_counters_prune();
 		pfree(items);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return 0;
@@ -201,7 +272,9 @@ vt_flush_database(void)
 		written = -1;			/* a reader held the read lock */
 	}
 
-	vt_counters_prune(rels.tokens);
+	vt_counters_prune();
+	/* A flusher may live long: report its writes for autovacuum now. */
+	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	pfree(items);
 	return written;
@@ -228,7 +301,12 @@ vt_flush_main(Datum arg)
 	if (!vt_counters_claim_flush(dbid))
 		proc_exit(0);
 
-	/* Flush at once: the launcher started us because counts are pending. */
+	/*
+	 * Flush at once: the launcher started us because counts are pending.
+	 * Not if a shutdown began meanwhile: the launcher saves what is left.
+	 */
+	if (ShutdownRequestPending)
+		proc_exit(0);
 	seen_requests = vt_counters_flush_requests();
 	vt_flush_database();
 	last_flush = GetCurrentTimestamp();
@@ -248,9 +326,16 @@ vt_flush_main(Datum arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
-		/* DROP DATABASE is waiting for us to leave: its counts die with it. */
+		/*
+		 * DROP DATABASE is about to wait for us to leave.  Write what is
+		 * pending first: the DROP may still fail (the mark is cleared then),
+		 * and marking cannot be used to keep counts from the table.
+		 */
 		if (vt_counters_is_dropping(MyDatabaseId))
+		{
+			vt_flush_database();
 			proc_exit(0);
+		}
 
 		if (ConfigReloadPending)
 		{
@@ -285,6 +370,20 @@ vt_flush_main(Datum arg)
  * sessions to leave: mark the database so that its flusher leaves now.
  */
 static object_access_hook_type prev_object_access_hook = NULL;
+static Oid	vt_marked_dropping = InvalidOid;
+static bool vt_xact_callback_registered = false;
+
+/* A DROP DATABASE that fails (its transaction aborts) clears its mark. */
+static void
+vt_drop_xact_callback(XactEvent event, void *arg)
+{
+	if (!OidIsValid(vt_marked_dropping))
+		return;
+	if (event == XACT_EVENT_ABORT)
+		vt_counters_mark_dropping(vt_marked_dropping, false);
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT)
+		vt_marked_dropping = InvalidOid;
+}
 
 static void
 vt_object_access(ObjectAccessType access, Oid classId, Oid objectId,
@@ -292,8 +391,18 @@ vt_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (access == OAT_DROP && classId == DatabaseRelationId && vt_counters_active())
-		vt_counters_mark_dropping(objectId);
+	/* (The hook runs before DROP DATABASE checks that it can proceed.) */
+	if (access == OAT_DROP && classId == DatabaseRelationId && vt_counters_active() &&
+		objectId != MyDatabaseId)
+	{
+		if (!vt_xact_callback_registered)
+		{
+			RegisterXactCallback(vt_drop_xact_callback, NULL);
+			vt_xact_callback_registered = true;
+		}
+		vt_counters_mark_dropping(objectId, true);
+		vt_marked_dropping = objectId;
+	}
 }
 
 void

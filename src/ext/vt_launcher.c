@@ -6,8 +6,9 @@
  * Environment: started with the postmaster when the library is preloaded
  * (after recovery), connected to no database (it reads pg_database only),
  * as the bootstrap superuser.  SIGHUP reloads the configuration; SIGTERM
- * (shutdown) makes it wait for every other process that counts to exit,
- * save what is still pending (vt_counters.c) and exit; postmaster death
+ * (shutdown, or a termination of the launcher alone) makes it stop the
+ * flushers and wait for them, wait for every other process that counts to
+ * exit, save what is still pending (vt_counters.c) and exit; postmaster death
  * ends it at once (WL_EXIT_ON_PM_DEATH).  Exits with 1, so that the
  * postmaster starts it again if it was terminated on its own.
  *
@@ -172,6 +173,28 @@ vt_launch_round(MemoryContext cycle)
 	vt_counters_set_waiting(waiting);
 }
 
+/*
+ * Before the pending counts are saved, every flusher must be gone: one that
+ * committed after the save would have its calls both in the table and in
+ * the file.  At shutdown the flushers got SIGTERM too; when the launcher is
+ * terminated alone, it asks them to stop.  Each flushes once more and exits.
+ */
+static void
+vt_stop_flushers(void)
+{
+	for (int i = 0; i < nturns; i++)
+	{
+		if (turns[i].handle == NULL)
+			continue;
+		TerminateBackgroundWorker(turns[i].handle);
+		(void) WaitForBackgroundWorkerShutdown(turns[i].handle);
+	}
+	/* Flushers of an earlier launcher (one restarted) hold claims too. */
+	for (int waited = 0; waited < 60000 && vt_counters_any_flusher(); waited += 10)
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+}
+
 void
 vt_launcher_main(Datum arg)
 {
@@ -207,6 +230,7 @@ vt_launcher_main(Datum arg)
 
 	vt_counters_set_launcher_latch(NULL);
 	vt_counters_set_waiting(0);
+	vt_stop_flushers();
 	vt_counters_wait_for_others();
 	vt_counters_save_file();
 	proc_exit(1);

@@ -22,6 +22,7 @@
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "storage/lmgr.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -76,9 +77,31 @@ vt_member_relation(const char *name, Oid nspid, Oid extoid)
 	return relid;
 }
 
-/* Fill the cache from the catalogs; false if the extension is missing. */
+/*
+ * Fill the cache from the catalogs; false if the extension is missing.  The
+ * catalog lookups may process invalidations themselves: the fill counts
+ * only if none arrived while it ran, else it starts over.
+ */
+static bool vt_cache_fill_once(void);
+
 static bool
 vt_cache_fill(void)
+{
+	for (;;)
+	{
+		uint64		inval_count = SharedInvalidMessageCounter;
+		bool		found = vt_cache_fill_once();
+
+		if (inval_count == SharedInvalidMessageCounter)
+		{
+			cache_valid = found;
+			return found;
+		}
+	}
+}
+
+static bool
+vt_cache_fill_once(void)
 {
 	Oid			extoid;
 	Oid			nspid;
@@ -109,7 +132,6 @@ vt_cache_fill(void)
 		return false;
 	cache.schema_1_0 = strcmp(version, "1.0") == 0;
 	pfree(version);
-	cache_valid = true;
 	return true;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -28,6 +29,12 @@ vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
 	{
 		vt_token_ident token = {rels->tokens, token_id, vt_token_tag(hash)};
 
+		/*
+		 * A hot standby has no flush workers and cannot write: its calls
+		 * are not counted (yet), rather than kept in memory for ever.
+		 */
+		if (RecoveryInProgress())
+			return;
 		vt_counters_count(&token, day, now);
 	}
 	else
@@ -53,7 +60,7 @@ static void
 vt_add_pending_all(vt_usage_row *rows, int n, Oid relid, const vt_periods *periods)
 {
 	int			npending;
-	vt_pending *pending = vt_counters_collect(relid, &npending);
+	vt_pending *pending = vt_counters_collect(relid, &npending, NULL);
 
 	for (int r = 0; r < n; r++)
 	{

@@ -88,5 +88,49 @@ $node->start;
 is(calls(), '5', 'the unflushed calls are lost, as in a crash; everything flushed is kept');
 is(table_calls(), '5', 'and the table holds exactly what was flushed');
 
+# A flush still committing at shutdown: the launcher saves only after the
+# flushers are gone, so no call is both in the table and in the file.  A
+# superuser's trigger makes the flush's insert take 6 s (longer than the
+# launcher waits for other backends).
+$node->safe_psql('postgres', q{
+	CREATE TABLE slow_flush (on_ boolean);
+	CREATE FUNCTION slow_flush() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF EXISTS (SELECT FROM public.slow_flush) THEN PERFORM pg_catalog.pg_sleep(6); END IF;
+		RETURN NULL;
+	END $$;
+	CREATE TRIGGER slow_flush AFTER INSERT ON vatoken.usage
+		FOR EACH STATEMENT EXECUTE FUNCTION public.slow_flush();
+});
+my $slow = $node->safe_psql('postgres', "SELECT token FROM vatoken_create('f', 'slow')");
+my $slow_id = $node->safe_psql('postgres', "SELECT max(token_id) FROM vatoken.tokens");
+# A flush worker that stays: started at 100 ms, then the interval is 1 h.
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '100ms'");
+$node->reload;
+$node->safe_psql('postgres', "SELECT valid FROM vatoken_validate('$token')");
+$node->poll_query_until('postgres', 'SELECT sum(calls) = 6 FROM vatoken.usage WHERE token_id = 1')
+  or die 'no flush before the slow-flush test';
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '1h'");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'vatoken flush'")
+  or die 'no flush worker';
+$node->safe_psql('postgres', 'INSERT INTO slow_flush VALUES (true)');
+$node->safe_psql('postgres',
+	"SELECT count(*) FROM generate_series(1, 4) g, LATERAL vatoken_validate('$slow' || left(g::text, 0)) v WHERE v.valid");
+$node->stop('fast');
+$node->start;
+$node->safe_psql('postgres', 'DELETE FROM slow_flush');
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '100ms'");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'vatoken flush') "
+	  . "AND pg_stat_file('pg_stat/vatoken.counters', true) IS NULL")
+  or die 'flush after the slow shutdown';
+is($node->safe_psql('postgres', "SELECT calls_today FROM vatoken_usage('f', $slow_id)"),
+	'4', 'a flush still committing at shutdown is not saved again: no call counted twice');
+is($node->safe_psql('postgres', "SELECT sum(calls) FROM vatoken.usage WHERE token_id = $slow_id"),
+	'4', 'and the table holds each call once');
+
 $node->stop;
 done_testing();
