@@ -17,11 +17,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 
 #include "vt_store.h"
 
@@ -85,7 +88,8 @@ static vt_plan plan_count_1_0 = {
  *	  or its id reused by another token), with their tags; their counts go
  *	  with the token.
  * 2. update: the pairs whose day row exists and is not locked by anyone
- *	  else (SKIP LOCKED) add their calls to it.
+ *	  else (SKIP LOCKED) add their calls to it.  Usually nobody holds a lock:
+ *	  a plain UPDATE is tried first (see plan_flush_update_fast).
  * 3. insert: the pairs without a day row (a token's first calls of a day)
  *	  lock their token rows FOR KEY SHARE SKIP LOCKED, so that a concurrent
  *	  delete either waits for the flush or has already removed the token,
@@ -127,6 +131,25 @@ static vt_plan plan_flush_update = {
 	" RETURNING u.token_id, u.day",
 	VT_FLUSH_ARGS
 };
+
+/*
+ * The common case of "update", without locking the rows first: when no row
+ * is locked by anyone else, one write per row instead of a lock and a
+ * write.  It runs with a short lock_timeout in a subtransaction; if it meets
+ * a lock, it is rolled back and plan_flush_update (SKIP LOCKED) runs.
+ */
+static vt_plan plan_flush_update_fast = {
+	VT_BATCH
+	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "d.calls,"
+	"  last_used_at = GREATEST(u.last_used_at, d.last_used)"
+	" FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
+	" WHERE u.token_id" EQ "d.token_id AND u.day" EQ "d.day"
+	" RETURNING u.token_id, u.day",
+	VT_FLUSH_ARGS
+};
+
+/* How long the fast update may wait for a row lock before it gives up. */
+#define VT_FAST_LOCK_TIMEOUT	"10ms"
 
 static vt_plan plan_flush_insert = {
 	VT_BATCH ","
@@ -421,6 +444,51 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 }
 
 /*
+ * Run plan_flush_update_fast in a subtransaction with a short lock_timeout.
+ * Returns false, having written nothing, if it met a row lock.
+ */
+static bool
+vt_flush_update_fast(vt_pending *items, int n)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool done = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", VT_FAST_LOCK_TIMEOUT,
+								 PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		vt_flush_step(&plan_flush_update_fast, items, n);
+		AtEOXact_GUC(true, nestlevel);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
  * Does the batch hold two tokens with one id (an id reused while counts of
  * the old token were pending)?  items are sorted by (token_id, tag, day).
  */
@@ -451,7 +519,8 @@ vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 		vt_flush_step(&plan_flush_1_0, items, n);
 	else
 	{
-		vt_flush_step(&plan_flush_update, items, n);
+		if (!vt_flush_update_fast(items, n))
+			vt_flush_step(&plan_flush_update, items, n);
 		vt_flush_step(&plan_flush_insert, items, n);
 	}
 	if (!reused)
