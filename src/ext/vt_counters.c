@@ -375,9 +375,12 @@ vt_entry_created(vt_counter_entry *entry)
 	pg_atomic_init_u64(&entry->last_used, 0);
 	n = pg_atomic_add_fetch_u32(&vt_ctl->ncounters, 1);
 
-	/* Past max_counters, ask for a flush now and then as the table grows. */
+	/*
+	 * Past max_counters, ask for a flush at the first counter beyond it and
+	 * again every quarter of max_counters that the table grows.
+	 */
 	if (n > (uint32) vt_max_counters &&
-		(n - vt_max_counters) % Max(vt_max_counters / 4, 1) == 1 % Max(vt_max_counters / 4, 1))
+		(n - vt_max_counters - 1) % Max(vt_max_counters / 4, 1) == 0)
 		vt_request_flush();
 }
 
@@ -436,34 +439,37 @@ vt_read_locktag(LOCKTAG *tag)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x76617474, 0x6f6b656e, VT_READ_LOCK_CLASS);
 }
 
+/*
+ * Note the generation to read under.  While a flush of this database is
+ * committing, wait a little and count an attempt; once attempts run out,
+ * take the read lock, under which no flush commits.
+ */
 static void
 vt_read_start(vt_read *r)
 {
 	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
 
-	if (r->attempts >= VT_READ_ATTEMPTS && !r->locked)
-	{
-		LOCKTAG		tag;
-
-		vt_read_locktag(&tag);
-		(void) LockAcquire(&tag, ShareLock, false, false);
-		r->locked = true;
-	}
 	for (;;)
 	{
+		if (r->attempts >= VT_READ_ATTEMPTS && !r->locked)
+		{
+			LOCKTAG		tag;
+
+			vt_read_locktag(&tag);
+			(void) LockAcquire(&tag, ShareLock, false, false);
+			r->locked = true;
+		}
 		r->generation = pg_atomic_read_u64(&db->generation);
 		pg_read_barrier();
 		if (r->locked || pg_atomic_read_u32(&db->committing) == 0)
-			break;
+			return;
 		/* A flush is between its commit and advancing "flushed": brief. */
 		r->attempts++;
-		if (r->attempts >= VT_READ_ATTEMPTS)
+		if (r->attempts < VT_READ_ATTEMPTS)
 		{
-			vt_read_start(r);
-			return;
+			CHECK_FOR_INTERRUPTS();
+			pg_usleep(1000L);
 		}
-		CHECK_FOR_INTERRUPTS();
-		pg_usleep(1000L);
 	}
 }
 
@@ -794,39 +800,34 @@ vt_counters_discard_dead(void)
 /*
  * The launcher
  */
-vt_db_due *
+Oid *
 vt_counters_pending_databases(int *n)
 {
 	dshash_seq_status status;
 	vt_counter_entry *entry;
-	vt_db_due  *dbs;
+	Oid		   *dbs;
 	int			count = 0;
 	int			size = 16;
 
 	vt_attach();
-	dbs = palloc(sizeof(vt_db_due) * size);
+	dbs = palloc(sizeof(Oid) * size);
 	dshash_seq_init(&status, vt_counters_tab, false);
 	while ((entry = dshash_seq_next(&status)) != NULL)
 	{
-		int			i;
+		bool		seen = false;
 
 		if (vt_entry_pending(entry, NULL) == 0)
 			continue;
-		for (i = 0; i < count; i++)
-			if (dbs[i].dbid == entry->key.dbid)
-				break;
-		if (i == count)
+		for (int i = 0; i < count && !seen; i++)
+			seen = dbs[i] == entry->key.dbid;
+		if (seen)
+			continue;
+		if (count == size)
 		{
-			if (count == size)
-			{
-				size *= 2;
-				dbs = repalloc(dbs, sizeof(vt_db_due) * size);
-			}
-			dbs[count].dbid = entry->key.dbid;
-			dbs[count].counters = 0;
-			count++;
+			size *= 2;
+			dbs = repalloc(dbs, sizeof(Oid) * size);
 		}
-		dbs[i].counters++;
+		dbs[count++] = entry->key.dbid;
 	}
 	dshash_seq_term(&status);
 	*n = count;

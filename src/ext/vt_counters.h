@@ -102,12 +102,7 @@ extern void vt_counters_prune(void);
 extern void vt_counters_discard_dead(void);
 
 /* For the launcher (vt_launcher.c). */
-typedef struct vt_db_due
-{
-	Oid			dbid;
-	int			counters;		/* counters with pending calls */
-} vt_db_due;
-extern vt_db_due *vt_counters_pending_databases(int *n);
+extern Oid *vt_counters_pending_databases(int *n);	/* with pending counts */
 extern void vt_counters_set_launcher_latch(Latch *latch);
 extern uint32 vt_counters_flush_requests(void);
 extern bool vt_counters_over_limit(void);	/* past vatoken.max_counters */

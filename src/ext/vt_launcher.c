@@ -124,7 +124,7 @@ vt_turn_cmp(const void *a, const void *b)
 static void
 vt_launch_round(MemoryContext cycle)
 {
-	vt_db_due  *dbs;
+	Oid		   *dbs;
 	int		   *due;
 	int			ndbs;
 	int			ndue = 0;
@@ -143,13 +143,13 @@ vt_launch_round(MemoryContext cycle)
 
 	for (int i = 0; i < ndbs; i++)
 	{
-		int			t = vt_turn_for(dbs[i].dbid);
+		int			t = vt_turn_for(dbs[i]);
 
-		if (turns[t].handle != NULL || vt_counters_is_dropping(dbs[i].dbid))
+		if (turns[t].handle != NULL || vt_counters_is_dropping(dbs[i]))
 			continue;			/* served, or being dropped */
-		if (!vt_database_exists(dbs[i].dbid))
+		if (!vt_database_exists(dbs[i]))
 		{
-			vt_counters_discard(dbs[i].dbid, InvalidOid);
+			vt_counters_discard(dbs[i], InvalidOid);
 			continue;
 		}
 		due[ndue++] = t;
