@@ -150,10 +150,10 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		bool		found;
 
 		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+		(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 		if (vt_usage_in_shmem())
 		{
 			/* Fast path: an index probe and an atomic add, no SPI. */
-			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 			found = vt_lookup_token(&rels, hash, &row);
 			if (found)
 				vt_usage_count(&rels, row.token_id, hash);
@@ -172,7 +172,6 @@ vatoken_validate(PG_FUNCTION_ARGS)
 			(void) set_config_option("search_path", "pg_catalog, pg_temp",
 									 PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
-			(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 			vt_store_connect();
 			found = vt_store_lookup_locked(hash, &row);
 			if (found)
