@@ -81,6 +81,19 @@ parse_timeout(const char *s, int *out)
 	return true;
 }
 
+bool
+vtp_refuse_secret(const char *keyword, const char *dispchar, const char *val,
+				  char *err, size_t errlen)
+{
+	if (val == NULL || dispchar == NULL || strchr(dispchar, '*') == NULL)
+		return false;
+	snprintf(err, errlen,
+			 "conninfo must not contain a password or other secret (%s; PAM files are "
+			 "world-readable); use a passfile, a service file or a client certificate",
+			 keyword);
+	return true;
+}
+
 /*
  * Check that conninfo parses and holds no password.  Returns a PAM code.
  * libpq's own parse error is not repeated: it may quote part of the string.
@@ -107,12 +120,8 @@ check_conninfo(const char *conninfo, char *err, size_t errlen)
 	}
 	for (o = opts; o->keyword != NULL; o++)
 	{
-		if (o->val != NULL && o->dispchar != NULL && strchr(o->dispchar, '*') != NULL)
+		if (vtp_refuse_secret(o->keyword, o->dispchar, o->val, err, errlen))
 		{
-			snprintf(err, errlen,
-					 "conninfo must not contain a password or other secret (%s; PAM files are "
-					 "world-readable); use a passfile, a service file or a client certificate",
-					 o->keyword);
 			rc = PAM_SERVICE_ERR;
 			break;
 		}

@@ -46,6 +46,15 @@ typedef struct vtp_args
  * argument, bad value, a secret in conninfo) or PAM_BUF_ERR.  On failure a
  * message fit for the log is written to err (errlen bytes, NUL-terminated).
  */
+/*
+ * The one rule for secrets in a conninfo: if the option keyword, set to val,
+ * is one that libpq marks secret (its dispchar has '*': password,
+ * sslpassword, ...), write the configuration error into err and return
+ * true.  Used when the arguments are parsed and again by pam_params.c.
+ */
+extern bool vtp_refuse_secret(const char *keyword, const char *dispchar, const char *val,
+							  char *err, size_t errlen);
+
 extern int	vtp_args_parse(int argc, const char **argv, vtp_args *args,
 						   char *err, size_t errlen);
 

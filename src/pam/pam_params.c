@@ -2,8 +2,9 @@
  * pam_params.c
  *	  From module arguments to the complete libpq parameter set of a check.
  *
- * Owns: which libpq parameters are secrets (libpq's own dispchar '*', never
- * a list of names), the reading of the system service file, the values the
+ * Owns: the refusal of secrets in the final parameter set (with
+ * vtp_refuse_secret of pam_args.c: libpq's own dispchar '*', never a list
+ * of names), the reading of the system service file, the values the
  * module pins (client_encoding, statement_timeout, tcp_user_timeout, the
  * "no file" paths) and the rule that TCP needs a verified server.
  *
@@ -431,14 +432,8 @@ vtp_params_build(const vtp_args *args, vtp_params *p, char *err, size_t errlen)
 	{
 		if (opts[i].val == NULL)
 			continue;
-		if (opts[i].dispchar != NULL && strchr(opts[i].dispchar, '*') != NULL)
-		{
-			snprintf(err, errlen,
-					 "conninfo must not contain a password or other secret (%s; PAM files are "
-					 "world-readable); use a passfile, a service file or a client certificate",
-					 opts[i].keyword);
+		if (vtp_refuse_secret(opts[i].keyword, opts[i].dispchar, opts[i].val, err, errlen))
 			return PAM_SERVICE_ERR;
-		}
 		if (strcmp(opts[i].keyword, "service") == 0)
 			service = opts[i].val;
 		else
