@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 use Time::HiRes qw(usleep);
 use IPC::Run;
 
@@ -65,13 +68,6 @@ sub restart_after_kill
 	die 'could not restart after SIGKILL';
 }
 
-sub set_flush_interval
-{
-	my ($value) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '$value'");
-	$node->reload;
-}
-
 $node->safe_psql('postgres', 'CREATE DATABASE one');
 $node->safe_psql('postgres', 'CREATE DATABASE two');
 $node->safe_psql($_, 'CREATE EXTENSION vatoken') for qw(one two);
@@ -96,7 +92,7 @@ is(usage_today('one', 'a', 1), '11', 'database one counts its own calls');
 is(usage_today('two', 'a', 1), '3', 'database two counts its own calls, same token id');
 
 # --- the background flush writes exactly what was counted
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 $node->poll_query_until('one', "SELECT sum(calls) = 11 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush did not happen in database one';
 $node->poll_query_until('two', "SELECT sum(calls) = 3 FROM vatoken.usage WHERE token_id = 1")
@@ -124,18 +120,18 @@ is(usage_today('old', 'a', 1), '6', 'updated to the latest: counting goes on');
 $node->safe_psql('postgres', 'DROP DATABASE old');
 
 # --- a clean restart loses nothing
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 validate_n('one', $t1, 7);
 is(table_calls('one', 1), '11', 'seven calls pending before the restart');
 $node->restart;
 is(usage_today('one', 'a', 1), '18', 'a clean restart loses no pending call');
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 $node->poll_query_until('one', "SELECT sum(calls) = 18 FROM vatoken.usage WHERE token_id = 1")
   or die 'calls saved at shutdown were not flushed after the restart';
 pass('calls saved at shutdown are flushed after the restart');
 
 # --- a full counter table loses nothing (max_counters = 8)
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 $node->safe_psql('one', q{
 	CREATE TABLE full_tokens AS SELECT c.token FROM generate_series(1, 20) g,
 		LATERAL vatoken_create('full', 'f' || g) c;
@@ -155,10 +151,10 @@ is($node->safe_psql('one', "SELECT sum(calls_today) FROM vatoken_list('full')"),
 	'60', 'and a restart with a full table loses none of them');
 
 # --- a crash loses at most the last interval, never what was flushed
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 $node->poll_query_until('one', "SELECT sum(calls) = 18 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush before crash test';
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 validate_n('one', $t1, 5);
 is(usage_today('one', 'a', 1), '23', 'five calls pending before the crash');
 my ($old_postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
@@ -198,7 +194,7 @@ cmp_ok($after_backend, '>=', $after, 'a backend crash keeps every flushed call')
 cmp_ok($after_backend, '<=', $after + 4, 'and invents none');
 
 # --- a terminated launcher comes back, and never doubles a flush
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 $node->poll_query_until('one',
 	"SELECT sum(calls_today) = 60 AND sum(calls_today) = (SELECT sum(calls) FROM vatoken.usage u JOIN vatoken.tokens t USING (token_id) WHERE t.owner = 'full') FROM vatoken_list('full')")
   or die 'full tokens not flushed';
@@ -227,7 +223,7 @@ is($node->safe_psql('one',
 
 # --- counts of a dropped extension never land on a new token with the same id
 # Database two has calls of its token 1 pending (interval 1h) at the DROP.
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 validate_n('two', $t2, 5);
 is(usage_today('two', 'a', 1), '8', 'five calls pending in database two before the DROP');
 $node->safe_psql('two', 'DROP EXTENSION vatoken');
@@ -239,7 +235,7 @@ is(usage_today('two', 'a', 1), '0', 'a recreated extension starts from zero');
 validate_n('two', $t2b, 2);
 $node->restart;
 is(usage_today('two', 'a', 1), '2', 'old counters stay apart after a restart');
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 $node->poll_query_until('two', "SELECT coalesce(sum(calls), 0) = 2 FROM vatoken.usage WHERE token_id = 1")
   or die 'flush after the re-created extension: '
   . table_calls('two', 1);

@@ -18,6 +18,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 
 my $node = PostgreSQL::Test::Cluster->new('security');
 $node->init;
@@ -32,14 +35,6 @@ $node->start;
 $ENV{PGOPTIONS} = '-c search_path=pg_catalog,public -c statement_timeout=0'
   . ' -c lock_timeout=0 -c idle_in_transaction_session_timeout=0'
   . ' -c default_transaction_read_only=off';
-
-# Wait (at most $seconds) until $query returns $expected.
-sub poll_until
-{
-	my ($db, $query, $expected, $seconds) = @_;
-	local $PostgreSQL::Test::Utils::timeout_default = $seconds;
-	return $node->poll_query_until($db, $query, $expected);
-}
 
 sub validate_n
 {
@@ -125,12 +120,12 @@ $node->safe_psql('app', 'TRUNCATE m.spied');
 
 # Count, and wait for the flush (a new worker: nothing was counted here yet).
 is(validate_n('app', $token, 7), '7', 'seven valid calls in the hostile database');
-ok(poll_until('app', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '7', 60),
+ok(poll_until($node, 'app', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '7', 60),
 	'the flush writes the seven calls to vatoken.usage')
   or diag('vatoken.usage holds ' . table_calls('app'));
 # A second round, so that a flush also updates an existing row (bigint +).
 is(validate_n('app', $token, 5), '5', 'five more calls');
-ok(poll_until('app', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '12', 60),
+ok(poll_until($node, 'app', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '12', 60),
 	'the flush adds them to the existing row: exactly 12');
 
 is($node->safe_psql('postgres',
@@ -154,12 +149,12 @@ $node->safe_psql('postgres', q{
 $node->safe_psql('hostile', 'CREATE EXTENSION vatoken SCHEMA public');
 my $token2 = $node->safe_psql('hostile', "SELECT token FROM vatoken_create('o', 'hostile-1')");
 is(validate_n('hostile', $token2, 9), '9', 'nine valid calls in the read-only database');
-ok(poll_until('hostile', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '9', 60),
+ok(poll_until($node, 'hostile', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '9', 60),
 	'read-only default and 1 ms timeouts do not stop the flush')
   or diag('vatoken.usage holds ' . table_calls('hostile') . "; server log:\n"
 	  . log_tail(qr/vatoken|read-only|timeout/));
 is(validate_n('hostile', $token2, 3), '3', 'three more calls');
-ok(poll_until('hostile', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '12', 60),
+ok(poll_until($node, 'hostile', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '12', 60),
 	'and the next flush adds them: exactly 12');
 
 $node->stop;

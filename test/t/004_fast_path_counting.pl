@@ -16,6 +16,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 
 my $node = PostgreSQL::Test::Cluster->new('counting');
 $node->init;
@@ -25,22 +28,6 @@ vatoken.flush_interval = '1h'
 vatoken.max_counters = 8
 });
 $node->start;
-
-sub poll_until
-{
-	my ($db, $query, $expected, $seconds) = @_;
-	local $PostgreSQL::Test::Utils::timeout_default = $seconds;
-	return $node->poll_query_until($db, $query, $expected);
-}
-
-sub set_flush_interval
-{
-	my ($value) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '$value'");
-	$node->reload;
-	poll_until('postgres', 'SHOW vatoken.flush_interval', $value, 30)
-	  or die "flush_interval not reloaded";
-}
 
 # Run $sql in database one; returns (exit code, stdout, stderr).
 sub try_sql
@@ -95,7 +82,7 @@ sub total { my $t = 0; $t += $_ for values %{ $_[0] }; return $t; }
 sub flushed
 {
 	my ($what) = @_;
-	ok(poll_until('one', "SELECT ($table_total) = ($list_total)", 't', 60), $what)
+	ok(poll_until($node, 'one', "SELECT ($table_total) = ($list_total)", 't', 60), $what)
 	  or diag('vatoken.usage holds ' . $node->safe_psql('one', $table_total)
 		  . ', vatoken_list says ' . $node->safe_psql('one', $list_total));
 }
@@ -105,9 +92,9 @@ stage("BEGIN; $validate_all ROLLBACK;", 'in a transaction that rolls back');
 stage("BEGIN ISOLATION LEVEL REPEATABLE READ; $validate_all COMMIT;", 'inside REPEATABLE READ');
 
 # Make usage rows exist (a first flush), then lock them from another session.
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 flushed('a flush writes every call counted so far');
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 
 my $locker = $node->background_psql('one');
 $locker->query_safe(
@@ -118,12 +105,12 @@ cmp_ok(time - $t0, '<', 3, 'the validations did not wait for the lock');
 $locker->query_safe('ROLLBACK');
 $locker->quit;
 
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 flushed('with flush_interval 100ms the table reaches the exact total');
 is($node->safe_psql('one', $list_total), total($counted), 'no call counted twice');
 
 # With a long interval, an overflowing table makes the workers flush early.
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 stage($validate_all, 'flush_interval 1h');
 flushed('an overflowing table is flushed early: the table reaches the total within 60 s');
 is($node->safe_psql('one', $list_total), total($counted), 'no call counted twice');
@@ -138,7 +125,7 @@ sub identity_case
 {
 	my ($db, $reset, $what) = @_;
 
-	set_flush_interval('1h');
+	set_flush_interval($node, '1h');
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, 'CREATE EXTENSION vatoken');
 	my $old = $node->safe_psql($db, "SELECT token FROM vatoken_create('o', 'old')");
@@ -161,8 +148,8 @@ sub identity_case
 	$node->safe_psql($db, "SELECT valid FROM vatoken_validate('$new_token')") for 1 .. 2;
 	is($node->safe_psql($db, "SELECT calls_today FROM vatoken_usage('o', 1)"),
 		'2', "$what: the new token 1 counts its own two calls only");
-	set_flush_interval('100ms');
-	ok(poll_until($db, 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 2', '1', 60),
+	set_flush_interval($node, '100ms');
+	ok(poll_until($node, $db, 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 2', '1', 60),
 		"$what: a flush writes the marker's call");
 	is($node->safe_psql($db, 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage WHERE token_id = 1'),
 		'2', "$what: after the flush, vatoken.usage has only the new token 1's calls");

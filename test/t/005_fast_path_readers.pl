@@ -17,6 +17,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('readers');
@@ -29,19 +32,12 @@ vatoken.flush_interval = '100ms'
 $node->start;
 $ENV{PGOPTIONS} = '-c synchronous_commit=local';
 
-sub poll_until
-{
-	my ($db, $query, $expected, $seconds) = @_;
-	local $PostgreSQL::Test::Utils::timeout_default = $seconds;
-	return $node->poll_query_until($db, $query, $expected);
-}
-
 sub set_conf
 {
 	my ($name, $value) = @_;
 	$node->safe_psql('postgres', "ALTER SYSTEM SET $name = '$value'");
 	$node->reload;
-	poll_until('postgres', "SELECT current_setting('$name') = '$value'", 't', 30)
+	poll_until($node, 'postgres', "SELECT current_setting('$name') = '$value'", 't', 30)
 	  or die "$name not reloaded";
 }
 
@@ -75,7 +71,7 @@ my $bench = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '1', '-R', '500', '-T', '90', '-f', "$tmp/validate.sql",
 	  $node->connstr('busy') ],
 	'>', \$bench_out, '2>', \$bench_err);
-ok(poll_until('busy', 'SELECT count(*) > 0 FROM vatoken.usage', 't', 60),
+ok(poll_until($node, 'busy', 'SELECT count(*) > 0 FROM vatoken.usage', 't', 60),
 	'the busy database is being flushed');
 is(timed_sql('busy', "SELECT count(*) FROM vatoken_list('bulk')", '60s'), '0|50000|',
 	'vatoken_list of 50000 tokens completes while the database is flushed every 10 ms');
@@ -91,7 +87,7 @@ $node->safe_psql($_, 'CREATE EXTENSION vatoken') for qw(one two);
 my $t1 = $node->safe_psql('one', "SELECT token FROM vatoken_create('a', 'one-1')");
 my $t2 = $node->safe_psql('two', "SELECT token FROM vatoken_create('a', 'two-1')");
 $node->safe_psql('two', "SELECT valid FROM vatoken_validate('$t2')");
-ok(poll_until('two', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '1', 60),
+ok(poll_until($node, 'two', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '1', 60),
 	'database two flushed before the standby goes missing');
 
 set_conf('synchronous_standby_names', 'missing');
@@ -99,7 +95,7 @@ is($node->safe_psql('one',
 	"SELECT count(*) FROM generate_series(1, 5) g, LATERAL vatoken_validate('$t1' || left(g::text, 0)) v WHERE v.valid"),
 	'5', 'five calls in database one');
 # The flush of database one has either committed or is waiting for the standby.
-ok(poll_until('one', q{
+ok(poll_until($node, 'one', q{
 	SELECT (SELECT coalesce(sum(calls), 0) FROM vatoken.usage) = 5
 	    OR EXISTS (SELECT FROM pg_stat_activity
 	               WHERE backend_type = 'vatoken flush' AND wait_event = 'SyncRep')},
@@ -113,7 +109,7 @@ is(timed_sql('one', "SELECT calls_today FROM vatoken_list('a')", '20s'), '0|5|',
 	'vatoken_list in the flushed database completes');
 is(timed_sql('one', "SELECT calls_today FROM vatoken_usage('a', 1)", '20s'), '0|5|',
 	'vatoken_usage in the flushed database completes');
-ok(poll_until('one', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '5', 30),
+ok(poll_until($node, 'one', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', '5', 30),
 	'the flush commits without waiting for the standby');
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 use Time::HiRes qw(usleep);
 use IPC::Run;
 
@@ -29,22 +32,6 @@ max_worker_processes = 3
 max_parallel_workers_per_gather = 0
 });
 $node->start;
-
-sub poll_until
-{
-	my ($db, $query, $expected, $seconds) = @_;
-	local $PostgreSQL::Test::Utils::timeout_default = $seconds;
-	return $node->poll_query_until($db, $query, $expected);
-}
-
-sub set_flush_interval
-{
-	my ($value) = @_;
-	$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '$value'");
-	$node->reload;
-	poll_until('postgres', 'SHOW vatoken.flush_interval', $value, 30)
-	  or die "flush_interval not reloaded";
-}
 
 my $table_total = 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage';
 my $list_total = "SELECT calls_today FROM vatoken_usage('o', 1)";
@@ -98,11 +85,11 @@ for my $db (@busy)
 		  $node->connstr($db) ],
 		'>', \$out, '2>', \$err);
 }
-ok(poll_until('postgres',
+ok(poll_until($node, 'postgres',
 	"SELECT count(DISTINCT datname) = 4 FROM pg_stat_activity WHERE datname IN ('b1', 'b2', 'b3', 'b4') AND backend_type = 'client backend'", 't', 60),
 	'the four busy databases are being validated');
 
-set_flush_interval('100ms');
+set_flush_interval($node, '100ms');
 my @unflushed = wait_all(\@busy, "SELECT ($table_total) > 0", 60);
 is("@unflushed", '', 'every busy database is flushed within 60 s while busy');
 
@@ -112,11 +99,11 @@ $_->finish for @bench;
 is("@unflushed", '', 'once idle, every busy database has all its calls in its table');
 
 # Give the closed database's counts the same bound, then look.
-ok(poll_until('postgres',
+ok(poll_until($node, 'postgres',
 	"SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = 'closed'", 't', 30),
 	'no session in database closed');
 usleep(5_000_000);
-set_flush_interval('1h');
+set_flush_interval($node, '1h');
 usleep(1_000_000);
 $node->safe_psql('postgres', 'ALTER DATABASE closed ALLOW_CONNECTIONS true');
 is($node->safe_psql('closed', $table_total), '4',

@@ -13,6 +13,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
 use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('flushenv');
@@ -110,16 +113,10 @@ my ($rc, $dout, $derr) = $node->psql('postgres', 'DROP DATABASE app',
 like($derr, qr/is being accessed by other users/, 'the owner\'s DROP DATABASE fails');
 # A DROP DATABASE that got as far as its wait used to keep flush workers
 # away for 10 s: the calls must arrive well within that (16 intervals).
-sub within_8s
-{
-	my ($query) = @_;
-	local $PostgreSQL::Test::Utils::timeout_default = 8;
-	return $node->poll_query_until('app', $query);
-}
-ok(within_8s("SELECT sum(calls) = $before + 7 FROM vatoken.usage"),
+ok(poll_until($node, 'app', "SELECT sum(calls) = $before + 7 FROM vatoken.usage", 't', 8),
 	'and the calls still reach the table');
 validate_n(2);
-ok(within_8s("SELECT sum(calls) = $before + 9 FROM vatoken.usage"),
+ok(poll_until($node, 'app', "SELECT sum(calls) = $before + 9 FROM vatoken.usage", 't', 8),
 	'and so do later ones: the failed DROP left no mark');
 $holder->kill_kill;
 
