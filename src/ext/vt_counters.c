@@ -42,7 +42,10 @@
  *	 heavyweight lock.
  * - "flushed" has a single writer: the flusher of the counter's database.
  *	 One flusher per database at a time (vt_db_entry.flusher, claimed under
- *	 the entry's partition lock, released at the flusher's exit).
+ *	 the entry's partition lock, released at the flusher's exit).  When it
+ *	 advances "flushed" it holds the partition exclusively and removes a
+ *	 counter left with nothing pending, so the table holds only recent
+ *	 activity.
  * - A reader must see the tables and the "flushed" values from the same side
  *	 of a flush's commit, or it would count a flushed call twice or not at
  *	 all.  Per database, a seqlock: the flusher sets "committing", commits,
@@ -655,7 +658,12 @@ vt_counters_claim_flush(Oid dbid)
 	return claimed;
 }
 
-/* After a committed flush: the resolved items are in the tables. */
+/*
+ * After a committed flush: the resolved items are in the tables.  A counter
+ * left with nothing pending is removed at once, under its partition's
+ * exclusive lock (no validation can add to it meanwhile), so the table holds
+ * only recent activity and no flush scans the whole table to find them.
+ */
 static void
 vt_advance_flushed(const vt_pending *items, int n)
 {
@@ -667,13 +675,18 @@ vt_advance_flushed(const vt_pending *items, int n)
 		if (!items[i].resolved)
 			continue;
 		vt_make_key(&key, MyDatabaseId, &items[i].token, items[i].day);
-		entry = dshash_find(vt_counters_tab, &key, false);
+		entry = dshash_find(vt_counters_tab, &key, true);
 		/* Only this flusher removes its database's counters: it is there. */
-		if (entry != NULL)
+		if (entry == NULL)
+			continue;
+		pg_atomic_write_u64(&entry->flushed, items[i].calls_total);
+		if (pg_atomic_read_u64(&entry->calls) == items[i].calls_total)
 		{
-			pg_atomic_write_u64(&entry->flushed, items[i].calls_total);
-			dshash_release_lock(vt_counters_tab, entry);
+			dshash_delete_entry(vt_counters_tab, entry);
+			pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
 		}
+		else
+			dshash_release_lock(vt_counters_tab, entry);
 	}
 }
 
@@ -749,24 +762,6 @@ vt_counters_discard(Oid dbid, Oid live_relid)
 		vt_attach();
 		(void) dshash_delete_key(vt_dbs_tab, &dbid);
 	}
-}
-
-void
-vt_counters_prune(void)
-{
-	dshash_seq_status status;
-	vt_counter_entry *entry;
-
-	vt_attach();
-	dshash_seq_init(&status, vt_counters_tab, true);
-	while ((entry = dshash_seq_next(&status)) != NULL)
-	{
-		if (entry->key.dbid != MyDatabaseId || vt_entry_pending(entry, NULL) != 0)
-			continue;
-		dshash_delete_current(&status);
-		pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
-	}
-	dshash_seq_term(&status);
 }
 
 /*

@@ -95,9 +95,6 @@ extern bool vt_counters_commit_flush(const vt_pending *items, int n, bool wait);
  */
 extern void vt_counters_discard(Oid dbid, Oid live_relid);
 
-/* Remove the current database's counters that have nothing pending. */
-extern void vt_counters_prune(void);
-
 /* The extension is missing here: drop the counters of tables that are gone. */
 extern void vt_counters_discard_dead(void);
 

@@ -246,7 +246,6 @@ vt_flush_database(void)
 	if (n == 0)
 	{
 		CommitTransactionCommand();
-		vt_counters_prune();
 		pfree(items);
 		pgstat_report_activity(STATE_IDLE, NULL);
 		return 0;
@@ -272,7 +271,6 @@ vt_flush_database(void)
 		written = -1;			/* a reader held the read lock */
 	}
 
-	vt_counters_prune();
 	/* A flusher may live long: report its writes for autovacuum now. */
 	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
