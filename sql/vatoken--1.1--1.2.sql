@@ -3,7 +3,7 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION vatoken UPDATE TO '1.2'" to load this file. \quit
 
--- 1.2 changes no table.  vatoken_list and vatoken_usage read with a snapshot
+-- vatoken_list and vatoken_usage read with a snapshot
 -- taken when they run (so that they see every committed flush of the counts
 -- kept in shared memory), not the statement's: they are volatile.
 ALTER FUNCTION @extschema@.vatoken_list(text) VOLATILE;
@@ -53,3 +53,20 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Every change to a token, however it is made, reaches the fast path's
+-- per-session caches of tokens (vt_tokcache.c): before each row deleted or
+-- updated and before TRUNCATE, this trigger marks the change, and its end
+-- empties every session's cache.  Enabled ALWAYS, so that
+-- session_replication_role cannot turn it off.  Without the preload it does
+-- nothing.
+CREATE FUNCTION vatoken.tokens_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'vatoken_tokens_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION vatoken.tokens_changed() FROM PUBLIC;
+CREATE TRIGGER tokens_changed BEFORE UPDATE OR DELETE ON vatoken.tokens
+    FOR EACH ROW EXECUTE FUNCTION vatoken.tokens_changed();
+CREATE TRIGGER tokens_truncated BEFORE TRUNCATE ON vatoken.tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION vatoken.tokens_changed();
+ALTER TABLE vatoken.tokens ENABLE ALWAYS TRIGGER tokens_changed,
+    ENABLE ALWAYS TRIGGER tokens_truncated;

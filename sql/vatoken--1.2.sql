@@ -45,6 +45,23 @@ CREATE TABLE vatoken.usage (
 REVOKE ALL ON ALL TABLES IN SCHEMA vatoken FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA vatoken FROM PUBLIC;
 
+-- Every change to a token, however it is made, reaches the fast path's
+-- per-session caches of tokens (vt_tokcache.c): before each row deleted or
+-- updated and before TRUNCATE, this trigger marks the change, and its end
+-- empties every session's cache.  Enabled ALWAYS, so that
+-- session_replication_role cannot turn it off.  Without the preload it does
+-- nothing.
+CREATE FUNCTION vatoken.tokens_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'vatoken_tokens_changed'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION vatoken.tokens_changed() FROM PUBLIC;
+CREATE TRIGGER tokens_changed BEFORE UPDATE OR DELETE ON vatoken.tokens
+    FOR EACH ROW EXECUTE FUNCTION vatoken.tokens_changed();
+CREATE TRIGGER tokens_truncated BEFORE TRUNCATE ON vatoken.tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION vatoken.tokens_changed();
+ALTER TABLE vatoken.tokens ENABLE ALWAYS TRIGGER tokens_changed,
+    ENABLE ALWAYS TRIGGER tokens_truncated;
+
 -- pg_dump keeps tokens, usage and the id sequence.
 SELECT pg_catalog.pg_extension_config_dump('vatoken.tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('vatoken.usage', '');

@@ -13,6 +13,7 @@
 
 #include "vatoken.h"
 #include "vt_counters.h"
+#include "vt_tokcache.h"
 #include "vt_worker.h"
 
 PG_MODULE_MAGIC;
@@ -54,7 +55,17 @@ _PG_init(void)
 								PGC_SIGHUP,
 								0,
 								NULL, NULL, NULL);
+		DefineCustomIntVariable("vatoken.token_cache_size",
+								"Number of tokens each session keeps to validate them without an index probe.",
+								"A delete or change of any token empties every session's cache at once. "
+								"0 turns the cache off.",
+								&vt_token_cache_size,
+								1024, 0, 1000000,
+								PGC_SUSET,
+								0,
+								NULL, NULL, NULL);
 		vt_counters_install_hooks();
+		vt_tokcache_install_hooks();
 		vt_register_launcher();
 		vt_install_drop_hook();
 	}

@@ -21,9 +21,9 @@
 
 #include "vatoken.h"
 #include "vt_usage.h"
-#include "vt_lookup.h"
 #include "vt_resolve.h"
 #include "vt_store.h"
+#include "vt_tokcache.h"
 #include "vt_token.h"
 
 PG_FUNCTION_INFO_V1(vatoken_create);
@@ -153,8 +153,11 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
 		if (vt_usage_in_shmem())
 		{
-			/* Fast path: an index probe and an atomic add, no SPI. */
-			found = vt_lookup_token(&rels, hash, &row);
+			/*
+			 * Fast path: this session's cache or an index probe, and an
+			 * atomic add; no SPI.
+			 */
+			found = vt_tokcache_lookup(&rels, hash, &row);
 			if (found)
 				vt_usage_count(&rels, row.token_id, hash);
 		}
