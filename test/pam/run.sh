@@ -528,6 +528,8 @@ case_pt "rogue home and environment: a real token still accepted" PAM_SUCCESS ng
 case_pt "PGDATABASE does not fill a missing dbname" PAM_AUTHINFO_UNAVAIL vt-nodb alice "$U_TOK"
 PT_ENV=("${ROGUE_ENV[@]}" PGHOSTADDR=127.0.0.1)
 case_pt "PGHOSTADDR (no default to pin) is refused" PAM_SERVICE_ERR nginx-vatoken alice "$U_TOK"
+PT_ENV=("${ROGUE_ENV[@]}" PGOPTIONS="-c statement_timeout=0")
+case_pt "PGOPTIONS (the module sets no options of its own) is refused" PAM_SERVICE_ERR nginx-vatoken alice "$U_TOK"
 PT_ENV=("${ROGUE_ENV[@]}" PGSERVICE=vatoken)
 case_pt "PGSERVICE is refused" PAM_SERVICE_ERR vt-owner alice "$U_TOK"
 PT_ENV=()
