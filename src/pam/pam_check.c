@@ -175,8 +175,12 @@ query_until(PGconn *conn, const char *query, const char *token, long long deadli
 			res = PQgetResult(conn);
 			if (res == NULL)
 			{
-				/* The end of one statement's results. */
-				if (++statement > 1 && PQstatus(conn) == CONNECTION_BAD)
+				/*
+				 * The end of one statement's results.  There are two: a
+				 * third end (a broken connection answers NULL for ever)
+				 * never comes before the Sync.
+				 */
+				if (++statement > 2 || PQstatus(conn) == CONNECTION_BAD)
 					goto broken;
 				continue;
 			}

@@ -194,7 +194,12 @@ CREATE SCHEMA stall;
 CREATE FUNCTION stall.vatoken_validate(token text)
   RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
   LANGUAGE sql AS $$ SELECT pg_sleep(30); SELECT true, 'valid', 7::bigint, 'alice', 'stall' $$;
-GRANT USAGE ON SCHEMA fake, slow, broken, stall TO vatoken_pam;
+-- Terminates its own backend in the middle of the check.
+CREATE SCHEMA suicide;
+CREATE FUNCTION suicide.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT pg_terminate_backend(pg_backend_pid()); SELECT true, 'valid', 7::bigint, 'alice', 'suicide' $$;
+GRANT USAGE ON SCHEMA fake, slow, broken, stall, suicide TO vatoken_pam;
 EOF
 # A database where every token is "valid": where a rogue service file or PG*
 # variable would send the module.
@@ -283,6 +288,7 @@ svc vt-down "auth required $SO [conninfo=host=$TMP/nowhere port=$PORT1 dbname=va
 svc vt-noschema "auth required $SO $KV schema=nosuch" "account required $SO"
 svc vt-fake "auth required $SO $KV schema=fake" "account required $SO"
 svc vt-slow "auth required $SO $KV schema=slow timeout=1" "account required $SO"
+svc vt-suicide "auth required $SO $KV schema=suicide timeout=30" "account required $SO"
 svc vt-stall "auth required $SO $KV schema=stall timeout=2" "account required $SO"
 svc vt-broken "auth required $SO $KV schema=broken" "account required $SO"
 svc vt-noright "auth required $SO [conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=nobody_pam]" \
@@ -498,6 +504,13 @@ else
         "$(cat "$TMP/stall.err")"
 fi
 
+case_pt "backend terminated during the check" PAM_AUTHINFO_UNAVAIL vt-suicide alice "$A_TOK"
+if grep -q "query failed" "$TMP/pt.err" && ! grep -q "no answer within timeout" "$TMP/pt.err"; then
+    ok "backend terminated during the check: reported at once as a failed query, not at the deadline"
+else
+    not_ok "backend terminated during the check: reported at once as a failed query, not at the deadline" \
+        "$(cat "$TMP/pt.err")"
+fi
 case_pt "reply breaks the contract (valid but status unknown)" PAM_AUTHINFO_UNAVAIL vt-broken alice "$A_TOK"
 case_pt "unknown argument" PAM_SERVICE_ERR vt-badarg alice "$A_TOK"
 case_pt "unknown argument (acct_mgmt)" PAM_PERM_DENIED vt-badarg alice "" acct_mgmt
