@@ -7,7 +7,8 @@
  * of names), the reading of the system service file, the values the
  * module pins (client_encoding, tcp_user_timeout, the "no file" paths;
  * statement_timeout is set by the query, see pam_check.c, because poolers
- * refuse an "options" startup parameter) and the rule that TCP needs a verified server.
+ * refuse an "options" startup parameter) and the rule that TCP needs a
+ * verified server.
  *
  * Order of precedence, per parameter: the conninfo argument, then the group
  * of service= in servicefile=, then the module's pin, then libpq's compiled
