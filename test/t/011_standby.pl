@@ -45,6 +45,17 @@ $primary->safe_psql('app', q{
 	  FROM generate_series(1, 60) g, LATERAL vatoken_create('many', 'm' || g);
 	SELECT count(*) FROM toks, LATERAL vatoken_validate(toks.token) v WHERE k = 'a';
 });
+# Attempts to turn the staleness bound off on the standby through stored
+# settings, which replicate: the database owner (not a superuser) for the
+# database, a superuser for the validate-only role.  Whatever is stored, the
+# bound holds (checked below while replay is paused).
+$primary->safe_psql('app', q{CREATE ROLE dbo LOGIN; ALTER DATABASE app OWNER TO dbo;});
+for my $sql ('SET ROLE dbo; ALTER DATABASE app SET vatoken.standby_max_staleness = 0',
+	'ALTER ROLE api SET vatoken.standby_max_staleness = 0')
+{
+	my ($ret, $out, $err) = $primary->psql('app', $sql);
+	note("$sql: " . ($ret == 0 ? 'stored' : "refused: $err"));
+}
 my @secrets = map { substr($_, 4, 43) }
   split /\n/, $primary->safe_psql('app', 'SELECT token FROM toks');
 
@@ -59,13 +70,14 @@ log_statement = 'all'
 $standby->start;
 $primary->wait_for_catchup('standby', 'replay');
 
-# One validation, as "valid|status|token_id|owner|name".
+# One validation, as "valid|status|token_id|owner|name"; with $role, in a
+# session that logs in as that role.
 sub check
 {
 	my ($node, $k, $role) = @_;
-	my $set = $role ? "SET ROLE $role;" : '';
 	return $node->safe_psql('app',
-		"$set SELECT v.* FROM toks, vatoken_validate(toks.token) v WHERE toks.k = '$k'");
+		"SELECT v.* FROM toks, vatoken_validate(toks.token) v WHERE toks.k = '$k'",
+		$role ? (extra_params => [ '-U', $role ]) : ());
 }
 
 sub status
@@ -200,6 +212,8 @@ ok(poll_until($standby, 'app',
 	"SELECT v.status FROM toks, vatoken_validate(toks.token) v WHERE toks.k = 'a'", 'stale', 120),
 	'replay paused: the deleted token turns stale once the bound has passed');
 is(check($standby, 'c'), 'f|stale|||', 'replay paused: a live token is stale too, nothing else returned');
+is(check($standby, 'c', 'api'), 'f|stale|||',
+	'replay paused: stored database and role settings do not turn the bound off');
 is(check($standby, 'm'), 'f|malformed|||', 'replay paused: a malformed token stays malformed');
 like(check($primary, 'c'), qr/^t\|valid\|/, 'meanwhile the primary answers valid');
 
