@@ -2,7 +2,7 @@
 # deps.sh — install the Debian 12 packages vatoken needs, if any are missing.
 #
 #   scripts/deps.sh build   what `make demo` needs: compiler, PostgreSQL 15 server and headers
-#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, sshd, fuzz)
+#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, sshd, fuzz, pgbouncer)
 #
 # Runs apt-get as root, or through sudo for an ordinary user.  Does nothing
 # (and needs no privileges) when everything is already installed.
@@ -21,6 +21,10 @@ TEST_PACKAGES=(
     # that starts services, openssh-server also enables the system's ssh service)
     openssh-server openssh-client sshpass libnss-wrapper libpam-modules perl
     nginx libnginx-mod-http-auth-pam curl openssl
+    # pgbouncer suite and PAM through a pooler (each test starts its own,
+    # on a Unix socket; on a machine that starts services, the package also
+    # enables the system's pgbouncer service)
+    pgbouncer
     clang libclang-rt-14-dev
 )
 

@@ -15,7 +15,7 @@ export LC_ALL=C.UTF-8 LANG=C.UTF-8
 unset LANGUAGE
 
 ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap tap_preload
-            pam pam_preload pam_sshd)
+            pam pam_preload pam_sshd pgbouncer)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -44,6 +44,8 @@ suite_tap() { prove_tap test/t/*.pl; }
 # The security test once more with the fast path (its search-path, privilege
 # and no-token-in-the-log checks then cover the shared-memory code too).
 suite_tap_preload() { VATOKEN_TEST_PRELOAD=1 prove_tap test/t/101_security.pl; }
+# Validation behind pgbouncer in transaction pooling (primary and standby).
+suite_pgbouncer() { prove_tap test/pgbouncer/*.pl; }
 suite_isolation() { bash test/isolation/run.sh; }
 suite_isolation_preload() {
     ISOLATION_CONFIG=test/isolation/preload.conf ISOLATION_EXPECTED=test/isolation/expected-preload \

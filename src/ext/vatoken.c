@@ -13,6 +13,7 @@
 
 #include "vatoken.h"
 #include "vt_counters.h"
+#include "vt_standby.h"
 #include "vt_tokcache.h"
 #include "vt_worker.h"
 
@@ -24,6 +25,7 @@ void
 _PG_init(void)
 {
 	vt_define_timezone_guc();
+	vt_standby_define_guc();
 
 	DefineCustomIntVariable("vatoken.flush_interval",
 							"How often usage counted in shared memory is written to the tables.",

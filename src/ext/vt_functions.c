@@ -22,6 +22,7 @@
 #include "vatoken.h"
 #include "vt_usage.h"
 #include "vt_resolve.h"
+#include "vt_standby.h"
 #include "vt_store.h"
 #include "vt_tokcache.h"
 #include "vt_token.h"
@@ -140,6 +141,13 @@ vatoken_validate(PG_FUNCTION_ARGS)
 		token = PG_GETARG_TEXT_PP(0);
 		if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
 			token = NULL;
+	}
+
+	/* A hot standby needs the preload, and may be too far behind to trust. */
+	if (token != NULL && vt_standby_refuses())
+	{
+		token = NULL;
+		status = "stale";
 	}
 
 	if (token != NULL)

@@ -15,8 +15,15 @@
  * deadline, read from CLOCK_MONOTONIC.  connect_timeout in the conninfo
  * cannot lengthen it (libpq applies it only to blocking connects), and
  * nginx, which calls PAM in its event loop, is never stalled for longer.
- * statement_timeout and tcp_user_timeout are set too, so that the server
- * and the kernel give up as well.
+ * tcp_user_timeout (pam_params.c) and statement_timeout are set too, so that
+ * the kernel and the server give up as well.
+ *
+ * statement_timeout is set by the query itself, not by an "options" startup
+ * parameter, which poolers such as pgbouncer refuse: the check is one
+ * pipeline, set_config('statement_timeout', ..., true) then the call, closed
+ * by a single Sync.  Both run in one implicit transaction, so the setting
+ * holds for the call and ends with it: behind a pooler in transaction mode
+ * it never reaches the next client of the same server connection.
  *
  * The token travels only as parameter $1, never in SQL text, and is never
  * copied by this file.  libpq keeps it in its own output buffer until
@@ -36,6 +43,17 @@
 #include <security/pam_modules.h>
 
 #include "pam_params.h"
+
+/* The first statement of the pipeline; $1 is vtp_statement_timeout's value. */
+#define VTP_SET_TIMEOUT_QUERY \
+	"SELECT pg_catalog.set_config('statement_timeout', $1::text, true)"
+
+void
+vtp_statement_timeout(int timeout, char *buf, size_t buflen)
+{
+	/* Half a second under the deadline, so that a live server answers first. */
+	snprintf(buf, buflen, "%dms", timeout * 1000 - 500);
+}
 
 void
 vtp_build_query(const char *schema, char *buf, size_t buflen)
@@ -115,21 +133,28 @@ connect_until(PGconn *conn, long long deadline, int timeout, char *err, size_t e
 }
 
 /*
- * Send the query and collect its first result (the caller PQclears it).
- * NULL with a reason in err when the deadline passes or the connection
- * breaks.
+ * Send the pipeline (set statement_timeout, then query with the token as $1,
+ * then Sync) and collect the call's result, or the first error of either
+ * statement (the caller PQclears it).  NULL with a reason in err when the
+ * deadline passes or the connection breaks.
  */
 static PGresult *
 query_until(PGconn *conn, const char *query, const char *token, long long deadline,
 			int timeout, char *err, size_t errlen)
 {
+	char		setting[24];
+	const char *setting_params[1] = {setting};
 	const char *params[1] = {token};
-	PGresult   *first = NULL;
+	PGresult   *kept = NULL;
 	PGresult   *res;
+	int			statement = 0;	/* whose results are being read: 0 or 1 */
 	int			w;
 
-	if (PQsetnonblocking(conn, 1) != 0 ||
-		!PQsendQueryParams(conn, query, 1, NULL, params, NULL, NULL, 0))
+	vtp_statement_timeout(timeout, setting, sizeof(setting));
+	if (PQsetnonblocking(conn, 1) != 0 || !PQenterPipelineMode(conn) ||
+		!PQsendQueryParams(conn, VTP_SET_TIMEOUT_QUERY, 1, NULL, setting_params, NULL, NULL, 0) ||
+		!PQsendQueryParams(conn, query, 1, NULL, params, NULL, NULL, 0) ||
+		!PQpipelineSync(conn))
 		goto broken;
 	for (;;)
 	{
@@ -149,9 +174,27 @@ query_until(PGconn *conn, const char *query, const char *token, long long deadli
 		{
 			res = PQgetResult(conn);
 			if (res == NULL)
-				return first;
-			if (first == NULL)
-				first = res;
+			{
+				/*
+				 * The end of one statement's results.  There are two: a
+				 * third end (a broken connection answers NULL for ever)
+				 * never comes before the Sync.
+				 */
+				if (++statement > 2 || PQstatus(conn) == CONNECTION_BAD)
+					goto broken;
+				continue;
+			}
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				if (kept == NULL)
+					goto broken;
+				return kept;
+			}
+			/* The call's result, or the first error (an abort follows it). */
+			if (kept == NULL &&
+				(statement == 1 || PQresultStatus(res) != PGRES_TUPLES_OK))
+				kept = res;
 			else
 				PQclear(res);
 		}
@@ -163,12 +206,12 @@ query_until(PGconn *conn, const char *query, const char *token, long long deadli
 wait_failed:
 	if (w == 0)
 	{
-		PQclear(first);
+		PQclear(kept);
 		snprintf(err, errlen, "query failed: no answer within timeout=%d s", timeout);
 		return NULL;
 	}
 broken:
-	PQclear(first);
+	PQclear(kept);
 	vtp_error_line(err, errlen, "query failed: ", PQerrorMessage(conn), token);
 	return NULL;
 }

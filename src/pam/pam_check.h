@@ -15,6 +15,12 @@
 #define VTP_QUERY_MAX	(128 + VTP_MAX_SCHEMA_LEN)
 
 /*
+ * Write into buf the statement_timeout the check sets for its call: half a
+ * second under timeout seconds, the deadline of the whole check ("4500ms").
+ */
+extern void vtp_statement_timeout(int timeout, char *buf, size_t buflen);
+
+/*
  * Write the query text for schema into buf.  The token is never part of it:
  * it goes as parameter $1.
  */

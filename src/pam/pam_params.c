@@ -5,8 +5,10 @@
  * Owns: the refusal of secrets in the final parameter set (with
  * vtp_refuse_secret of pam_args.c: libpq's own dispchar '*', never a list
  * of names), the reading of the system service file, the values the
- * module pins (client_encoding, statement_timeout, tcp_user_timeout, the
- * "no file" paths) and the rule that TCP needs a verified server.
+ * module pins (client_encoding, tcp_user_timeout, the "no file" paths;
+ * statement_timeout is set by the query, see pam_check.c, because poolers
+ * refuse an "options" startup parameter) and the rule that TCP needs a
+ * verified server.
  *
  * Order of precedence, per parameter: the conninfo argument, then the group
  * of service= in servicefile=, then the module's pin, then libpq's compiled
@@ -37,20 +39,6 @@
 static const char *const vtp_file_params[] = {
 	"passfile", "sslcert", "sslkey", "sslrootcert", "sslcrl"
 };
-
-bool
-vtp_build_options(int timeout, const char *user_options, char *buf, size_t buflen)
-{
-	/* Half a second under the deadline, so that a live server answers first. */
-	int			ms = timeout * 1000 - 500;
-	int			n;
-
-	if (user_options != NULL && user_options[0] != '\0')
-		n = snprintf(buf, buflen, "-c statement_timeout=%dms %s", ms, user_options);
-	else
-		n = snprintf(buf, buflen, "-c statement_timeout=%dms", ms);
-	return n >= 0 && (size_t) n < buflen;
-}
 
 static int
 find(const vtp_params *p, const char *keyword)
@@ -281,25 +269,12 @@ check_tcp(const vtp_params *p, const vtp_args *args, char *err, size_t errlen)
 static int
 pin_values(vtp_params *p, const vtp_args *args)
 {
-	const char *user_options = vtp_params_get(p, "options");
 	const char *tut = vtp_params_get(p, "tcp_user_timeout");
-	size_t		len = 64 + (user_options != NULL ? strlen(user_options) : 0);
-	char	   *options = malloc(len);
 	char		ms[24];
 	int			rc;
 
-	if (options == NULL)
-		return PAM_BUF_ERR;
-	if (!vtp_build_options(args->timeout, user_options, options, len))
-	{
-		free(options);
-		return PAM_BUF_ERR;
-	}
-	rc = set_value(p, "options", options, true);
-	free(options);
 	/* Owners are compared byte for byte with the PAM user: UTF-8 always. */
-	if (rc == PAM_SUCCESS)
-		rc = set_value(p, "client_encoding", "UTF8", true);
+	rc = set_value(p, "client_encoding", "UTF8", true);
 	if (rc == PAM_SUCCESS)
 		rc = set_value(p, "fallback_application_name", VTP_APPLICATION_NAME, true);
 	if (rc == PAM_SUCCESS)

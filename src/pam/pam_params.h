@@ -43,15 +43,6 @@ typedef struct vtp_params
 } vtp_params;
 
 /*
- * Write into buf the libpq "options" value: a statement_timeout half a
- * second under timeout seconds (the deadline of the check), followed by
- * user_options (may be NULL) so that the latter wins.  Returns false if buf
- * is too small.
- */
-extern bool vtp_build_options(int timeout, const char *user_options,
-							  char *buf, size_t buflen);
-
-/*
  * Build the parameters of args into *p.  Returns PAM_SUCCESS,
  * PAM_SERVICE_ERR (a secret in conninfo, a TCP connection without
  * sslmode=verify-full/verify-ca and sslrootcert, an unknown or unreadable

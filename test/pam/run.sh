@@ -5,6 +5,8 @@
 #   2. Integration under pam_wrapper against a throwaway PostgreSQL cluster
 #      with the vatoken extension: pamtester cases with exact PAM codes, the
 #      usage counter, and a Check program reading the PAM environment.
+#      The same checks through pgbouncer (transaction pooling, otherwise its
+#      default settings), which refuses an "options" startup parameter.
 #   3. End to end: nginx (auth_pam) with curl, and a second PostgreSQL
 #      cluster whose pg_hba.conf uses "pam", with psql.  Their configuration
 #      is generated from the files in examples/.
@@ -19,13 +21,15 @@
 #
 # Environment (all optional): PGBIN (default: pg_config --bindir, else
 # /usr/lib/postgresql/15/bin),
-# NGINX (default /usr/sbin/nginx), VTP_KEEP=1 keeps the temp directory,
+# NGINX (default /usr/sbin/nginx), PGBOUNCER (default /usr/sbin/pgbouncer),
+# VTP_KEEP=1 keeps the temp directory,
 # VTP_PRELOAD=1 runs the token database with shared_preload_libraries=vatoken.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 NGINX=${NGINX:-/usr/sbin/nginx}
+PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 NGINX_AUTH_PAM=/usr/lib/nginx/modules/ngx_http_auth_pam_module.so
 PWRAP_LIB=libpam_wrapper.so
 NWRAP_LIB=libnss_wrapper.so
@@ -44,7 +48,7 @@ die() { printf 'run.sh: %s\n' "$*" >&2; exit 2; }
 if [ "$(id -u)" -eq 0 ]; then
     die "run me as a non-root user (initdb refuses root), e.g. runuser -u postgres -- bash test/pam/run.sh"
 fi
-for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" pamtester curl openssl "$NGINX" make gcc \
+for tool in "$PGBIN/initdb" "$PGBIN/pg_ctl" "$PGBIN/psql" pamtester curl openssl "$NGINX" "$PGBOUNCER" make gcc \
     perl readelf timeout; do
     command -v "$tool" >/dev/null || die "missing $tool"
 done
@@ -61,11 +65,16 @@ MARKER="vt-run-${TMP##*/}"
 echo "# marks pam_wrapper copies made by this run" >"$TMP/pam.d/$MARKER"
 NGINX_PID=
 SILENT_PID=
+BOUNCER_PID=
 
 cleanup() {
     local rc=$?
     set +e
     [ -z "$SILENT_PID" ] || kill "$SILENT_PID" 2>/dev/null
+    if [ -n "$BOUNCER_PID" ]; then
+        kill "$BOUNCER_PID" 2>/dev/null
+        wait "$BOUNCER_PID" 2>/dev/null
+    fi
     if [ -n "$NGINX_PID" ]; then
         kill "$NGINX_PID" 2>/dev/null
         wait "$NGINX_PID" 2>/dev/null
@@ -185,7 +194,12 @@ CREATE SCHEMA stall;
 CREATE FUNCTION stall.vatoken_validate(token text)
   RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
   LANGUAGE sql AS $$ SELECT pg_sleep(30); SELECT true, 'valid', 7::bigint, 'alice', 'stall' $$;
-GRANT USAGE ON SCHEMA fake, slow, broken, stall TO vatoken_pam;
+-- Terminates its own backend in the middle of the check.
+CREATE SCHEMA suicide;
+CREATE FUNCTION suicide.vatoken_validate(token text)
+  RETURNS TABLE(valid boolean, status text, token_id bigint, owner text, name text)
+  LANGUAGE sql AS $$ SELECT pg_terminate_backend(pg_backend_pid()); SELECT true, 'valid', 7::bigint, 'alice', 'suicide' $$;
+GRANT USAGE ON SCHEMA fake, slow, broken, stall, suicide TO vatoken_pam;
 EOF
 # A database where every token is "valid": where a rogue service file or PG*
 # variable would send the module.
@@ -274,6 +288,7 @@ svc vt-down "auth required $SO [conninfo=host=$TMP/nowhere port=$PORT1 dbname=va
 svc vt-noschema "auth required $SO $KV schema=nosuch" "account required $SO"
 svc vt-fake "auth required $SO $KV schema=fake" "account required $SO"
 svc vt-slow "auth required $SO $KV schema=slow timeout=1" "account required $SO"
+svc vt-suicide "auth required $SO $KV schema=suicide timeout=30" "account required $SO"
 svc vt-stall "auth required $SO $KV schema=stall timeout=2" "account required $SO"
 svc vt-broken "auth required $SO $KV schema=broken" "account required $SO"
 svc vt-noright "auth required $SO [conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=nobody_pam]" \
@@ -489,6 +504,13 @@ else
         "$(cat "$TMP/stall.err")"
 fi
 
+case_pt "backend terminated during the check" PAM_AUTHINFO_UNAVAIL vt-suicide alice "$A_TOK"
+if grep -q "query failed" "$TMP/pt.err" && ! grep -q "no answer within timeout" "$TMP/pt.err"; then
+    ok "backend terminated during the check: reported at once as a failed query, not at the deadline"
+else
+    not_ok "backend terminated during the check: reported at once as a failed query, not at the deadline" \
+        "$(cat "$TMP/pt.err")"
+fi
 case_pt "reply breaks the contract (valid but status unknown)" PAM_AUTHINFO_UNAVAIL vt-broken alice "$A_TOK"
 case_pt "unknown argument" PAM_SERVICE_ERR vt-badarg alice "$A_TOK"
 case_pt "unknown argument (acct_mgmt)" PAM_PERM_DENIED vt-badarg alice "" acct_mgmt
@@ -519,6 +541,8 @@ case_pt "rogue home and environment: a real token still accepted" PAM_SUCCESS ng
 case_pt "PGDATABASE does not fill a missing dbname" PAM_AUTHINFO_UNAVAIL vt-nodb alice "$U_TOK"
 PT_ENV=("${ROGUE_ENV[@]}" PGHOSTADDR=127.0.0.1)
 case_pt "PGHOSTADDR (no default to pin) is refused" PAM_SERVICE_ERR nginx-vatoken alice "$U_TOK"
+PT_ENV=("${ROGUE_ENV[@]}" PGOPTIONS="-c statement_timeout=0")
+case_pt "PGOPTIONS (the module sets no options of its own) is refused" PAM_SERVICE_ERR nginx-vatoken alice "$U_TOK"
 PT_ENV=("${ROGUE_ENV[@]}" PGSERVICE=vatoken)
 case_pt "PGSERVICE is refused" PAM_SERVICE_ERR vt-owner alice "$U_TOK"
 PT_ENV=()
@@ -535,6 +559,66 @@ case_pt "try_first_pass takes the stacked token" PAM_SUCCESS vt-try alice "not-r
 PT_ENV=()
 case_pt "use_first_pass without a stacked token" PAM_AUTH_ERR vt-first alice "$A_TOK"
 case_pt "try_first_pass without a stacked token prompts" PAM_SUCCESS vt-try alice "$A_TOK"
+
+echo "# through pgbouncer: transaction pooling, one server connection, its defaults otherwise"
+# Listens on a Unix socket in $TMP only (listen_addr empty: no TCP port).
+BDIR=$TMP/bouncer
+mkdir -p "$BDIR"
+printf '"vatoken_pam" ""\n' >"$BDIR/userlist.txt"
+cat >"$BDIR/pgbouncer.ini" <<EOF
+[databases]
+vatoken = host=$SOCK port=$PORT1 dbname=vatoken
+[pgbouncer]
+listen_addr =
+unix_socket_dir = $BDIR
+listen_port = 6432
+auth_type = trust
+auth_file = $BDIR/userlist.txt
+pool_mode = transaction
+default_pool_size = 1
+logfile = $BDIR/pgbouncer.log
+pidfile = $BDIR/pgbouncer.pid
+EOF
+"$PGBOUNCER" "$BDIR/pgbouncer.ini" >"$BDIR/stdout.log" 2>&1 &
+BOUNCER_PID=$!
+bsql() { "$PGBIN/psql" -X -q -A -t -h "$BDIR" -p 6432 -U vatoken_pam -d vatoken "$@"; }
+for _ in $(seq 1 300); do
+    [ "$(bsql -c 'SELECT 1' 2>/dev/null)" = 1 ] && break
+    kill -0 "$BOUNCER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+BKV="[conninfo=host=$BDIR port=6432 dbname=vatoken user=vatoken_pam]"
+svc vt-bouncer "auth required $SO $BKV" "account required $SO $BKV"
+svc vt-bouncer-slow "auth required $SO $BKV schema=slow timeout=1" "account required $SO"
+if [ "$(bsql -c 'SELECT 1' 2>/dev/null)" = 1 ]; then
+    c0=$(calls alice "$A_ID")
+    case_pt "through pgbouncer: valid token" PAM_SUCCESS vt-bouncer alice "$A_TOK" authenticate acct_mgmt
+    case_pt "through pgbouncer: unknown token" PAM_AUTH_ERR vt-bouncer alice "$U_TOK"
+    case_pt "through pgbouncer: deleted token" PAM_AUTH_ERR vt-bouncer alice "$D_TOK"
+    expect_calls "through pgbouncer" alice "$A_ID" "$c0" 1
+    t0=$SECONDS
+    case_pt "through pgbouncer: statement_timeout (timeout=1, function sleeps 10 s)" PAM_AUTHINFO_UNAVAIL \
+        vt-bouncer-slow alice "$A_TOK"
+    if [ $((SECONDS - t0)) -le 5 ] && grep -q "query failed (SQLSTATE 57014)" "$TMP/pt.err"; then
+        ok "through pgbouncer: timeout=1 cancels the query (57014) within 5 s"
+    else
+        not_ok "through pgbouncer: timeout=1 cancels the query (57014) within 5 s (took $((SECONDS - t0)) s)" \
+            "$(cat "$TMP/pt.err")"
+    fi
+    # The only server connection serves the next client: the module's
+    # statement_timeout ended with its transaction.
+    out=$(bsql -c 'SHOW statement_timeout' 2>&1 || true)
+    if [ "$out" = 0 ]; then
+        ok "through pgbouncer: the next client does not inherit the module's statement_timeout"
+    else
+        not_ok "through pgbouncer: the next client does not inherit the module's statement_timeout" "$out"
+    fi
+else
+    not_ok "pgbouncer starts" "$(cat "$BDIR/stdout.log" "$BDIR/pgbouncer.log" 2>/dev/null)"
+fi
+kill "$BOUNCER_PID" 2>/dev/null || true
+wait "$BOUNCER_PID" 2>/dev/null || true
+BOUNCER_PID=
 
 echo "# PAM environment (Check, in-process under pam_wrapper)"
 c0=$(calls alice "$A_ID")
