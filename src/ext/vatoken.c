@@ -13,6 +13,7 @@
 
 #include "vatoken.h"
 #include "vt_counters.h"
+#include "vt_policy.h"
 #include "vt_tokcache.h"
 #include "vt_worker.h"
 
@@ -33,6 +34,16 @@ _PG_init(void)
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("vatoken.max_lifetime",
+							"Longest lifetime of a token; 0 means tokens may never expire.",
+							"When set, a token created or rotated without an expiry gets the longest "
+							"allowed, and a later expiry is an error.",
+							&vt_max_lifetime_min,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
 	/* A postmaster-level setting can only be defined while preloading. */

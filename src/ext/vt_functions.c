@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 
 #include "vatoken.h"
+#include "vt_policy.h"
 #include "vt_usage.h"
 #include "vt_resolve.h"
 #include "vt_store.h"
@@ -28,6 +29,8 @@
 
 PG_FUNCTION_INFO_V1(vatoken_create);
 PG_FUNCTION_INFO_V1(vatoken_validate);
+PG_FUNCTION_INFO_V1(vatoken_verify);
+PG_FUNCTION_INFO_V1(vatoken_update);
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
@@ -88,18 +91,36 @@ vt_return_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
+/*
+ * vatoken_create(owner, name [, expires_at, scopes, allowed_clients]): the
+ * policy arguments exist from 2.0; declared with two arguments (an older
+ * schema, until ALTER EXTENSION UPDATE), it inserts no policy.
+ */
 Datum
 vatoken_create(PG_FUNCTION_ARGS)
 {
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	text	   *name = vt_check_name(fcinfo, 1);
+	bool		with_policy = PG_NARGS() >= 5;
+	vt_new_policy policy = {0};
 	uint8		secret[VT_SECRET_BYTES];
 	char		token[VT_TOKEN_LEN + 1];
 	uint8		hash[VT_HASH_LEN];
 	int64		token_id;
 	TimestampTz created_at;
-	Datum		values[4];
-	bool		nulls[4] = {false};
+	Datum		values[5];
+	bool		nulls[5] = {false};
+
+	if (with_policy)
+	{
+		bool		no_expiry;
+		bool		any_client;
+
+		policy.expires_at = vt_check_expiry(fcinfo, 2, false, &no_expiry);
+		policy.has_expiry = !no_expiry;
+		policy.scopes = vt_check_scopes(fcinfo, 3);
+		policy.clients = vt_check_clients(fcinfo, 4, &any_client);
+	}
 
 	if (!pg_strong_random(secret, sizeof(secret)))
 		ereport(ERROR,
@@ -108,93 +129,172 @@ vatoken_create(PG_FUNCTION_ARGS)
 	vt_token_format(secret, token);
 	explicit_bzero(secret, sizeof(secret));
 	vt_hash_token(token, VT_TOKEN_LEN, hash);
+	policy.hint = cstring_to_text_with_len(token + VT_TOKEN_LEN - 4, 4);
 
 	vt_store_connect();
-	vt_store_insert(owner, name, hash, &token_id, &created_at);
+	vt_store_insert(owner, name, hash, with_policy ? &policy : NULL, &token_id, &created_at);
 	vt_store_disconnect();
 
 	values[0] = Int64GetDatum(token_id);
 	values[1] = PointerGetDatum(cstring_to_text_with_len(token, VT_TOKEN_LEN));
 	values[2] = PointerGetDatum(name);
 	values[3] = TimestampTzGetDatum(created_at);
+	values[4] = TimestampTzGetDatum(policy.expires_at);
+	nulls[4] = !policy.has_expiry;
 	explicit_bzero(token, sizeof(token));
 	return vt_return_one_row(fcinfo, values, nulls);
 }
 
 /*
- * Exactly one row for any input, never an error caused by the input.
- * Malformed input is answered without reading any table; a huge value is
- * rejected by its length before it is detoasted.
+ * vatoken_update(owner, token_id, name, expires_at, scopes, allowed_clients,
+ * enabled): NULL leaves a field as it is; false when owner has no such
+ * token.  Every argument is checked before anything is written.
  */
+Datum
+vatoken_update(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	vt_policy_change change = {0};
+	bool		updated;
+
+	if (!PG_ARGISNULL(2))
+		change.name = vt_check_name(fcinfo, 2);
+	if (!PG_ARGISNULL(3))
+	{
+		bool		no_expiry;
+
+		change.set_expiry = true;
+		change.expires_at = vt_check_expiry(fcinfo, 3, true, &no_expiry);
+		change.has_expiry = !no_expiry;
+	}
+	change.scopes = vt_check_scopes(fcinfo, 4);
+	if (!PG_ARGISNULL(5))
+	{
+		bool		any_client;
+
+		change.set_clients = true;
+		change.clients = vt_check_clients(fcinfo, 5, &any_client);
+	}
+	if (!PG_ARGISNULL(6))
+	{
+		change.set_enabled = true;
+		change.enabled = PG_GETARG_BOOL(6);
+	}
+
+	vt_store_connect();
+	updated = vt_store_update(owner, token_id, &change);
+	vt_store_disconnect();
+	PG_RETURN_BOOL(updated);
+}
+
+/*
+ * The verdict on a presented token: its status, and the token's row when it
+ * was found (any status but "malformed" and "unknown").  Never an error
+ * caused by the input: malformed input is answered without reading any
+ * table, and a huge value is rejected by its length before it is
+ * detoasted.  Only a "valid" call is counted.
+ */
+static const char *
+vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
+			   vt_token_row *row)
+{
+	text	   *token;
+	uint8		hash[VT_HASH_LEN];
+	vt_rels		rels;
+	bool		found;
+	const char *status;
+
+	if (PG_ARGISNULL(0) ||
+		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
+		return "malformed";
+	token = PG_GETARG_TEXT_PP(0);
+	if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
+		return "malformed";
+
+	vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+	(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
+	if (vt_usage_in_shmem())
+	{
+		/*
+		 * Fast path: this session's cache or an index probe, and an atomic
+		 * add; no SPI.
+		 */
+		found = vt_tokcache_lookup(&rels, hash, row);
+		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			vt_usage_count(&rels, row->token_id, hash);
+	}
+	else
+	{
+		/*
+		 * Transactional: lock the row so the usage row can reference it.
+		 * vatoken_validate's and vatoken_verify's declarations do not pin
+		 * search_path (that costs the fast path, which resolves no name);
+		 * the SPI work pins it here, as the SET clause would.  Every name in
+		 * the statements is qualified as well.
+		 */
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		vt_store_connect();
+		found = vt_store_lookup_locked(rels.schema_2_0, hash, row);
+		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			vt_usage_count(&rels, row->token_id, hash);
+		vt_store_disconnect();
+		AtEOXact_GUC(true, nestlevel);
+	}
+	return status;
+}
+
+/* Exactly one row for any input, never an error caused by the input. */
 Datum
 vatoken_validate(PG_FUNCTION_ARGS)
 {
 	Datum		values[5];
 	bool		nulls[5] = {false, false, true, true, true};
-	const char *status = "malformed";
-	text	   *token = NULL;
+	vt_token_row row;
+	const char *status = vt_check_token(fcinfo, NULL, NULL, &row);
 
-	if (!PG_ARGISNULL(0) &&
-		toast_raw_datum_size(PG_GETARG_DATUM(0)) == VARHDRSZ + VT_TOKEN_LEN)
+	if (strcmp(status, "malformed") != 0 && strcmp(status, "unknown") != 0)
 	{
-		token = PG_GETARG_TEXT_PP(0);
-		if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
-			token = NULL;
+		values[2] = Int64GetDatum(row.token_id);
+		values[3] = PointerGetDatum(row.owner);
+		values[4] = PointerGetDatum(row.name);
+		nulls[2] = nulls[3] = nulls[4] = false;
 	}
+	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
+	values[1] = CStringGetTextDatum(status);
+	return vt_return_result(fcinfo, values, nulls);
+}
 
-	if (token != NULL)
+/*
+ * vatoken_verify(token, scopes, client): vatoken_validate with the scopes
+ * the call needs and the caller's address; one row for any input.
+ */
+Datum
+vatoken_verify(PG_FUNCTION_ARGS)
+{
+	Datum		values[7];
+	bool		nulls[7] = {false, false, true, true, true, true, true};
+	vt_token_row row;
+	ArrayType  *required = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	inet	   *client = PG_ARGISNULL(2) ? NULL : PG_GETARG_INET_PP(2);
+	const char *status = vt_check_token(fcinfo, required, client, &row);
+
+	if (strcmp(status, "malformed") != 0 && strcmp(status, "unknown") != 0)
 	{
-		uint8		hash[VT_HASH_LEN];
-		vt_token_row row;
-		vt_rels		rels;
-		bool		found;
-
-		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
-		(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
-		if (vt_usage_in_shmem())
-		{
-			/*
-			 * Fast path: this session's cache or an index probe, and an
-			 * atomic add; no SPI.
-			 */
-			found = vt_tokcache_lookup(&rels, hash, &row);
-			if (found)
-				vt_usage_count(&rels, row.token_id, hash);
-		}
-		else
-		{
-			/*
-			 * Transactional: lock the row so the usage row can reference it.
-			 * vatoken_validate's declaration does not pin search_path (that
-			 * costs the fast path, which resolves no name); its SPI work
-			 * pins it here, as the SET clause would.  Every name in the
-			 * statements is qualified as well.
-			 */
-			int			nestlevel = NewGUCNestLevel();
-
-			(void) set_config_option("search_path", "pg_catalog, pg_temp",
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-			vt_store_connect();
-			found = vt_store_lookup_locked(hash, &row);
-			if (found)
-				vt_usage_count(&rels, row.token_id, hash);
-			vt_store_disconnect();
-			AtEOXact_GUC(true, nestlevel);
-		}
-
-		if (found)
-		{
-			status = "valid";
-			values[2] = Int64GetDatum(row.token_id);
-			values[3] = PointerGetDatum(row.owner);
-			values[4] = PointerGetDatum(row.name);
-			nulls[2] = nulls[3] = nulls[4] = false;
-		}
-		else
-			status = "unknown";
+		values[2] = Int64GetDatum(row.token_id);
+		values[3] = PointerGetDatum(row.owner);
+		values[4] = PointerGetDatum(row.name);
+		values[5] = PointerGetDatum(vt_policy_scopes(&row));
+		values[6] = TimestampTzGetDatum(row.expires_at);
+		nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
+		nulls[6] = !row.has_expiry;
 	}
-
 	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
 	values[1] = CStringGetTextDatum(status);
 	return vt_return_result(fcinfo, values, nulls);
@@ -208,12 +308,14 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	vt_usage_row *rows;
 	int			n;
 
+	TimestampTz now = vt_now();
+
 	vt_init_srf(fcinfo);
 	rows = vt_usage_read(owner, token_id, &n);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false};
+		Datum		values[14];
+		bool		nulls[14] = {false};
 		int			c = 0;
 
 		if (token_id == NULL)
@@ -226,6 +328,21 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 		}
 		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
 			values[c++] = Int64GetDatum(rows[i].calls[k]);
+		/* 2.0's list: the policy, after the 1.x columns. */
+		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 6)
+		{
+			nulls[c] = !rows[i].has_expiry;
+			values[c++] = TimestampTzGetDatum(rows[i].expires_at);
+			values[c++] = CStringGetTextDatum(vt_policy_state(rows[i].disabled,
+															  rows[i].has_expiry,
+															  rows[i].expires_at, now));
+			values[c++] = rows[i].scopes;
+			nulls[c] = rows[i].clients_null;
+			values[c++] = rows[i].clients;
+			nulls[c] = rows[i].hint_null;
+			values[c++] = rows[i].hint;
+			nulls[c++] = true;	/* revoked_reason */
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

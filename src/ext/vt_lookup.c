@@ -20,6 +20,7 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "vt_lookup.h"
 
@@ -61,6 +62,24 @@ vt_lookup_token(const vt_rels *rels, const uint8 *hash, vt_token_row *row)
 		row->token_id = DatumGetInt64(slot_getattr(slot, Anum_tokens_token_id, &isnull));
 		row->owner = DatumGetTextPCopy(slot_getattr(slot, Anum_tokens_owner, &isnull));
 		row->name = DatumGetTextPCopy(slot_getattr(slot, Anum_tokens_name, &isnull));
+		vt_token_row_default_policy(row);
+		if (rels->schema_2_0)
+		{
+			Datum		d;
+
+			d = slot_getattr(slot, rels->att_expires_at, &isnull);
+			row->has_expiry = !isnull;
+			if (!isnull)
+				row->expires_at = DatumGetTimestampTz(d);
+			(void) slot_getattr(slot, rels->att_disabled_at, &isnull);
+			row->disabled = !isnull;
+			d = slot_getattr(slot, rels->att_scopes, &isnull);
+			if (!isnull)
+				row->scopes = DatumGetArrayTypePCopy(d);
+			d = slot_getattr(slot, rels->att_allowed_clients, &isnull);
+			if (!isnull)
+				row->clients = DatumGetArrayTypePCopy(d);
+		}
 		found = true;
 	}
 

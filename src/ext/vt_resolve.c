@@ -131,7 +131,20 @@ vt_cache_fill_once(void)
 		!OidIsValid(cache.tokens_hash_index) || version == NULL)
 		return false;
 	cache.schema_1_0 = strcmp(version, "1.0") == 0;
+	cache.schema_2_0 = atoi(version) >= 2;
 	pfree(version);
+	if (cache.schema_2_0)
+	{
+		/* By name: a column dropped by an earlier update shifts the numbers. */
+		cache.att_expires_at = get_attnum(cache.tokens, "expires_at");
+		cache.att_scopes = get_attnum(cache.tokens, "scopes");
+		cache.att_allowed_clients = get_attnum(cache.tokens, "allowed_clients");
+		cache.att_disabled_at = get_attnum(cache.tokens, "disabled_at");
+		if (cache.att_expires_at == InvalidAttrNumber || cache.att_scopes == InvalidAttrNumber ||
+			cache.att_allowed_clients == InvalidAttrNumber ||
+			cache.att_disabled_at == InvalidAttrNumber)
+			return false;
+	}
 	return true;
 }
 

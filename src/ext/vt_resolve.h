@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "access/attnum.h"
 #include "storage/lockdefs.h"
 
 /* Schema that holds the extension's tables (created by the install script). */
@@ -19,6 +20,12 @@ typedef struct vt_rels
 	Oid			tokens_hash_index;	/* its unique index on token_hash */
 	Oid			usage;			/* vatoken.usage */
 	bool		schema_1_0;		/* a token's last use is tokens.last_used_at */
+	bool		schema_2_0;		/* tokens carry a policy (2.0 and later) */
+	/* 2.0: attribute numbers of the policy columns of tokens */
+	AttrNumber	att_expires_at;
+	AttrNumber	att_scopes;
+	AttrNumber	att_allowed_clients;
+	AttrNumber	att_disabled_at;
 } vt_rels;
 
 typedef enum vt_resolved

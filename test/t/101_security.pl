@@ -45,10 +45,19 @@ $node->safe_psql('postgres', 'CREATE DATABASE sec');
 $node->safe_psql('sec', 'CREATE EXTENSION vatoken');
 $node->safe_psql('sec', 'CREATE EXTENSION pg_stat_statements');
 
-my @functions = (
-	'vatoken_create(text, text)', 'vatoken_validate(text)',
-	'vatoken_list(text)',         'vatoken_usage(text, bigint)',
-	'vatoken_delete(text, bigint)');
+# Every function of the API, with a call of it.
+my %api = (
+	'vatoken_create(text, text, timestamptz, text[], cidr[])' =>
+	  "vatoken_create('pub-owner', 'x')",
+	'vatoken_validate(text)' => "vatoken_validate('pub-owner')",
+	'vatoken_verify(text, text[], inet)' =>
+	  "vatoken_verify('pub-owner', '{ops:read}', '10.0.0.1')",
+	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean)' =>
+	  "vatoken_update('pub-owner', 1, enabled => false)",
+	'vatoken_list(text)' => "vatoken_list('pub-owner')",
+	'vatoken_usage(text, bigint)' => "vatoken_usage('pub-owner', 1)",
+	'vatoken_delete(text, bigint)' => "vatoken_delete('pub-owner', 1)");
+my @functions = sort keys %api;
 
 # psql as $user in database $db (default sec); returns (exit code, stdout,
 # stderr).
@@ -71,7 +80,9 @@ sub psql_as
 $node->safe_psql('sec', <<'SQL');
 CREATE ROLE mallory LOGIN;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
-GRANT EXECUTE ON FUNCTION vatoken_create(text, text), vatoken_validate(text),
+GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
+    vatoken_validate(text), vatoken_verify(text, text[], inet),
+    vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
     vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)
     TO mallory;
 SQL
@@ -181,6 +192,13 @@ SELECT count(*) FROM t, LATERAL vatoken_validate(t.token) v WHERE v.valid;
 SELECT count(*) FROM t, LATERAL vatoken_validate(left(t.token, 52)
     || CASE WHEN right(t.token, 1) OPERATOR(pg_catalog.=) 'x' THEN 'y' ELSE 'x' END) v
  WHERE v.status OPERATOR(pg_catalog.=) 'malformed';
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
+SELECT count(*) FROM t WHERE vatoken_update('shadow-owner', t.token_id, name => 'Renamed',
+    expires_at => '2100-01-01', scopes => '{ops:*}', allowed_clients => '{10.0.0.0/8}',
+    enabled => true);
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{pireps:read}', '10.0.0.1') v
+ WHERE v.status OPERATOR(pg_catalog.=) 'forbidden_scope';
 SELECT count(*) FROM vatoken_list('shadow-owner');
 SELECT count(*) FROM t, LATERAL vatoken_usage('shadow-owner', t.token_id) u;
 SELECT count(*) FROM t WHERE vatoken_delete('shadow-owner', t.token_id);
@@ -203,7 +221,7 @@ for my $who ('mallory', $superuser)
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");
 		is($rc, 0, "$who calls every function with [$p]") or diag($err);
-		is($out, join("\n", 1, 1, 1, 1, 1, 1, 0, 0),
+		is($out, join("\n", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
 			"$who: create, validate, list, usage and delete work as usual");
 		unlike($err, qr/captured/, "$who: no shadow was called");
 		is($node->safe_psql('sec', $captures), $before,
@@ -248,10 +266,7 @@ is($node->safe_psql('sec', $sql_public), "0\n0\nf",
 
 for my $f (@functions)
 {
-	(my $call = $f) =~ s/text, bigint/'pub-owner', 1/;
-	$call =~ s/\(text, text\)/('pub-owner', 'x')/;
-	$call =~ s/\(text\)/('pub-owner')/;
-	($rc, $out, $err) = psql_as('nobody', "SELECT * FROM $call");
+	($rc, $out, $err) = psql_as('nobody', "SELECT * FROM $api{$f}");
 	like($err, qr/permission denied for function/, "a role without grants cannot call $f");
 }
 for my $rel ('vatoken.tokens', 'vatoken.usage', 'vatoken.tokens_token_id_seq')
