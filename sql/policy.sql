@@ -76,6 +76,28 @@ FROM vatoken_list('pol') WHERE token_id = :p_full_id;
 SELECT count(*) AS listed, count(*) FILTER (WHERE status = 'active') AS active
 FROM vatoken_list('pol');
 
+
+-- vatoken_report_leak revokes a live token at once and for good, and
+-- answers nothing, whatever the input.
+SELECT token AS p_leak, token_id AS p_leak_id FROM vatoken_create('pol', 'leaky') \gset
+SELECT valid FROM vatoken_verify(:'p_leak');
+SELECT vatoken_report_leak(:'p_leak', E'secret scanning:\npublic repository');
+SELECT valid, status, token_id = :p_leak_id AS same_id FROM vatoken_verify(:'p_leak');
+SELECT valid, status FROM vatoken_validate(:'p_leak');
+SELECT status, revoked_reason, revoked_at IS NOT NULL AS when_known
+FROM vatoken_list('pol') WHERE token_id = :p_leak_id;
+SELECT vatoken_update('pol', :p_leak_id, enabled => true);
+SELECT vatoken_report_leak(:'p_leak', 'a second report');
+SELECT status, revoked_reason FROM vatoken_list('pol') WHERE token_id = :p_leak_id;
+SELECT valid, status FROM vatoken_verify(:'p_leak');
+SELECT count(*) AS reports_without_error FROM (
+    SELECT vatoken_report_leak(NULL) UNION ALL
+    SELECT vatoken_report_leak('vat_x', NULL) UNION ALL
+    SELECT vatoken_report_leak(repeat('a', 1000000), repeat('b', 1000)) UNION ALL
+    SELECT vatoken_report_leak(left(:'p_full', 52) || 'x')) AS reports;
+SELECT valid FROM vatoken_verify(:'p_full');
+SELECT vatoken_delete('pol', :p_leak_id);
+
 -- Bad policy arguments are errors (22023, or 22004 for NULL elements) and
 -- create nothing.
 \set VERBOSITY default

@@ -10,7 +10,9 @@ ALTER TABLE vatoken.tokens
     ADD COLUMN scopes          text[]      NOT NULL DEFAULT '{*}',
     ADD COLUMN allowed_clients cidr[],
     ADD COLUMN disabled_at     timestamptz,
-    ADD COLUMN hint            text;
+    ADD COLUMN hint            text,
+    ADD COLUMN revoked_at      timestamptz,
+    ADD COLUMN revoked_source  text;
 
 CREATE TYPE @extschema@.vatoken_verify_result AS (
     valid      boolean,
@@ -39,6 +41,16 @@ AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean) FROM PUBLIC;
+
+-- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
+-- at once and for good; answers nothing, whatever the input, so it tells
+-- nothing about whether the token existed.
+CREATE FUNCTION @extschema@.vatoken_report_leak(token text, source text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'vatoken_report_leak'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_report_leak(text, text) FROM PUBLIC;
 
 -- vatoken_create gains the policy arguments (a call with owner and name
 -- alone is unchanged) and vatoken_list the policy columns, after the 1.x
@@ -86,7 +98,7 @@ BEGIN
                    calls_this_week bigint, calls_this_month bigint,
                    calls_last_month bigint, expires_at timestamptz, status text,
                    scopes text[], allowed_clients cidr[], hint text,
-                   revoked_reason text)
+                   revoked_reason text, revoked_at timestamptz)
     AS 'MODULE_PATHNAME', 'vatoken_list'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;

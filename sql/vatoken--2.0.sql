@@ -30,6 +30,9 @@ CREATE TABLE vatoken.tokens (
     allowed_clients cidr[],
     disabled_at     timestamptz,
     hint            text,
+    -- Revoked (irreversibly) when the token was reported leaked, and by whom.
+    revoked_at      timestamptz,
+    revoked_source  text,
     CONSTRAINT tokens_pkey PRIMARY KEY (token_id),
     CONSTRAINT tokens_token_hash_key UNIQUE (token_hash),
     CONSTRAINT tokens_token_hash_check CHECK (pg_catalog.length(token_hash) OPERATOR(pg_catalog.=) 32)
@@ -135,13 +138,23 @@ AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
+-- at once and for good; answers nothing, whatever the input, so it tells
+-- nothing about whether the token existed.
+CREATE FUNCTION @extschema@.vatoken_report_leak(token text, source text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'vatoken_report_leak'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_report_leak(text, text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.vatoken_list(owner text)
 RETURNS TABLE (token_id bigint, name text, created_at timestamptz,
                last_used_at timestamptz, calls_today bigint,
                calls_this_week bigint, calls_this_month bigint,
                calls_last_month bigint, expires_at timestamptz, status text,
                scopes text[], allowed_clients cidr[], hint text,
-               revoked_reason text)
+               revoked_reason text, revoked_at timestamptz)
 AS 'MODULE_PATHNAME', 'vatoken_list'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;

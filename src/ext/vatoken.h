@@ -37,6 +37,7 @@ typedef struct vt_token_row
 	bool		has_expiry;
 	TimestampTz expires_at;
 	bool		disabled;
+	bool		revoked;		/* reported leaked */
 	ArrayType  *scopes;			/* text[]; NULL: every scope */
 	ArrayType  *clients;		/* cidr[]; NULL: any client */
 } vt_token_row;
@@ -48,6 +49,7 @@ vt_token_row_default_policy(vt_token_row *row)
 	row->has_expiry = false;
 	row->expires_at = 0;
 	row->disabled = false;
+	row->revoked = false;
 	row->scopes = NULL;
 	row->clients = NULL;
 }

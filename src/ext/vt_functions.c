@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(vatoken_create);
 PG_FUNCTION_INFO_V1(vatoken_validate);
 PG_FUNCTION_INFO_V1(vatoken_verify);
 PG_FUNCTION_INFO_V1(vatoken_update);
+PG_FUNCTION_INFO_V1(vatoken_report_leak);
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
@@ -300,6 +301,33 @@ vatoken_verify(PG_FUNCTION_ARGS)
 	return vt_return_result(fcinfo, values, nulls);
 }
 
+/*
+ * vatoken_report_leak(token, source): revoke a live, well-formed token at
+ * once, for good.  Returns nothing and raises no error caused by the input,
+ * so it tells the caller nothing about whether the token existed.
+ */
+Datum
+vatoken_report_leak(PG_FUNCTION_ARGS)
+{
+	text	   *token;
+	uint8		hash[VT_HASH_LEN];
+	text	   *source;
+
+	if (PG_ARGISNULL(0) ||
+		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
+		PG_RETURN_VOID();
+	token = PG_GETARG_TEXT_PP(0);
+	if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
+		PG_RETURN_VOID();
+	vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+	source = vt_clean_source(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+
+	vt_store_connect();
+	vt_store_revoke(hash, source);
+	vt_store_disconnect();
+	PG_RETURN_VOID();
+}
+
 /* Emit vatoken_list's or vatoken_usage's rows. */
 static Datum
 vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
@@ -314,8 +342,8 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	rows = vt_usage_read(owner, token_id, &n);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[14];
-		bool		nulls[14] = {false};
+		Datum		values[16];
+		bool		nulls[16] = {false};
 		int			c = 0;
 
 		if (token_id == NULL)
@@ -329,11 +357,12 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
 			values[c++] = Int64GetDatum(rows[i].calls[k]);
 		/* 2.0's list: the policy, after the 1.x columns. */
-		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 6)
+		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 7)
 		{
 			nulls[c] = !rows[i].has_expiry;
 			values[c++] = TimestampTzGetDatum(rows[i].expires_at);
-			values[c++] = CStringGetTextDatum(vt_policy_state(rows[i].disabled,
+			values[c++] = CStringGetTextDatum(vt_policy_state(rows[i].revoked,
+															  rows[i].disabled,
 															  rows[i].has_expiry,
 															  rows[i].expires_at, now));
 			values[c++] = rows[i].scopes;
@@ -341,7 +370,19 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 			values[c++] = rows[i].clients;
 			nulls[c] = rows[i].hint_null;
 			values[c++] = rows[i].hint;
-			nulls[c++] = true;	/* revoked_reason */
+			if (rows[i].revoked)
+			{
+				values[c++] = rows[i].source_null ?
+					CStringGetTextDatum("leaked") :
+					CStringGetTextDatum(psprintf("leaked (reported by %s)",
+												 TextDatumGetCString(rows[i].revoked_source)));
+				values[c++] = TimestampTzGetDatum(rows[i].revoked_at);
+			}
+			else
+			{
+				nulls[c++] = true;
+				nulls[c++] = true;
+			}
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

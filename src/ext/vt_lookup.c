@@ -73,6 +73,8 @@ vt_lookup_token(const vt_rels *rels, const uint8 *hash, vt_token_row *row)
 				row->expires_at = DatumGetTimestampTz(d);
 			(void) slot_getattr(slot, rels->att_disabled_at, &isnull);
 			row->disabled = !isnull;
+			(void) slot_getattr(slot, rels->att_revoked_at, &isnull);
+			row->revoked = !isnull;
 			d = slot_getattr(slot, rels->att_scopes, &isnull);
 			if (!isnull)
 				row->scopes = DatumGetArrayTypePCopy(d);

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -232,6 +233,8 @@ vt_scopes_granted(ArrayType *granted, ArrayType *required)
 const char *
 vt_policy_verdict(const vt_token_row *row, ArrayType *required, inet *client, TimestampTz now)
 {
+	if (row->revoked)
+		return "revoked";
 	if (row->disabled)
 		return "disabled";
 	if (row->has_expiry && row->expires_at <= now)
@@ -244,8 +247,11 @@ vt_policy_verdict(const vt_token_row *row, ArrayType *required, inet *client, Ti
 }
 
 const char *
-vt_policy_state(bool disabled, bool has_expiry, TimestampTz expires_at, TimestampTz now)
+vt_policy_state(bool revoked, bool disabled, bool has_expiry, TimestampTz expires_at,
+				TimestampTz now)
 {
+	if (revoked)
+		return "revoked";
 	if (disabled)
 		return "disabled";
 	if (has_expiry && expires_at <= now)
@@ -262,4 +268,23 @@ vt_policy_scopes(const vt_token_row *row)
 		return row->scopes;
 	every = CStringGetTextDatum("*");
 	return construct_array(&every, 1, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+text *
+vt_clean_source(text *source)
+{
+	char	   *s;
+	int			len;
+
+	if (source == NULL)
+		return NULL;
+	s = text_to_cstring(source);
+	len = pg_mbcharcliplen(s, strlen(s), 200);
+	s[len] = '\0';
+	for (int i = 0; i < len; i++)
+	{
+		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = ' ';
+	}
+	return cstring_to_text(s);
 }

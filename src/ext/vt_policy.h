@@ -38,8 +38,9 @@ extern ArrayType *vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any
 extern TimestampTz vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool update, bool *none);
 
 /*
- * The verdict on a call of a found token: "valid", "disabled", "expired",
- * "forbidden_client" or "forbidden_scope", in that order of checks.
+ * The verdict on a call of a found token: "valid", "revoked", "disabled",
+ * "expired", "forbidden_client" or "forbidden_scope", in that order of
+ * checks.
  * required: text[] of scopes the call needs (NULL: none); client: the
  * caller's address (NULL: unknown, which a token with an allow-list refuses).
  * Never raises an error for any input.
@@ -47,9 +48,12 @@ extern TimestampTz vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool upda
 extern const char *vt_policy_verdict(const vt_token_row *row, ArrayType *required,
 									 inet *client, TimestampTz now);
 
-/* "active", "disabled" or "expired": a token's state for vatoken_list. */
-extern const char *vt_policy_state(bool disabled, bool has_expiry, TimestampTz expires_at,
-								   TimestampTz now);
+/* "active", "revoked", "disabled" or "expired": a token's state for vatoken_list. */
+extern const char *vt_policy_state(bool revoked, bool disabled, bool has_expiry,
+								   TimestampTz expires_at, TimestampTz now);
+
+/* A leak report's source as stored: at most 200 characters, no control characters. */
+extern text *vt_clean_source(text *source);
 
 /* The scopes to return for a token: its own, or {*} for every scope. */
 extern ArrayType *vt_policy_scopes(const vt_token_row *row);

@@ -140,9 +140,11 @@ vt_cache_fill_once(void)
 		cache.att_scopes = get_attnum(cache.tokens, "scopes");
 		cache.att_allowed_clients = get_attnum(cache.tokens, "allowed_clients");
 		cache.att_disabled_at = get_attnum(cache.tokens, "disabled_at");
+		cache.att_revoked_at = get_attnum(cache.tokens, "revoked_at");
 		if (cache.att_expires_at == InvalidAttrNumber || cache.att_scopes == InvalidAttrNumber ||
 			cache.att_allowed_clients == InvalidAttrNumber ||
-			cache.att_disabled_at == InvalidAttrNumber)
+			cache.att_disabled_at == InvalidAttrNumber ||
+			cache.att_revoked_at == InvalidAttrNumber)
 			return false;
 	}
 	return true;

@@ -26,6 +26,7 @@ typedef struct vt_rels
 	AttrNumber	att_scopes;
 	AttrNumber	att_allowed_clients;
 	AttrNumber	att_disabled_at;
+	AttrNumber	att_revoked_at;
 } vt_rels;
 
 typedef enum vt_resolved

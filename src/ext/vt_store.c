@@ -79,9 +79,17 @@ static vt_plan plan_lookup_locked = {
 };
 
 static vt_plan plan_lookup_locked_2_0 = {
-	"SELECT token_id, owner, name, expires_at, disabled_at IS NOT NULL, scopes, allowed_clients"
+	"SELECT token_id, owner, name, expires_at, disabled_at IS NOT NULL, scopes, allowed_clients,"
+	" revoked_at IS NOT NULL"
 	" FROM vatoken.tokens WHERE token_hash" EQ "$1 FOR KEY SHARE",
 	1, {BYTEAOID}
+};
+
+/* A leak report: revoke the live token with this hash, once. */
+static vt_plan plan_revoke = {
+	"UPDATE vatoken.tokens SET revoked_at = pg_catalog.now(), revoked_source = $2"
+	" WHERE token_hash" EQ "$1 AND revoked_at IS NULL",
+	2, {BYTEAOID, TEXTOID}
 };
 
 static vt_plan plan_delete = {
@@ -242,7 +250,8 @@ static vt_plan plan_flush_1_0 = {
 
 /* 2.0: the policy columns, after the usage. */
 #define VT_POLICY_COLUMNS \
-	", t.expires_at, t.disabled_at IS NOT NULL, t.scopes, t.allowed_clients, t.hint"
+	", t.expires_at, t.disabled_at IS NOT NULL, t.scopes, t.allowed_clients, t.hint," \
+	" t.revoked_at, t.revoked_source"
 
 #define VT_LIST_WHERE \
 	" WHERE t.owner" EQ "$1" \
@@ -396,6 +405,7 @@ vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 		d = vt_column(7, &isnull);
 		if (!isnull)
 			row->clients = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
+		row->revoked = DatumGetBool(vt_column(8, &isnull));
 	}
 	return true;
 }
@@ -422,6 +432,18 @@ vt_store_update(text *owner, int64 token_id, const vt_policy_change *change)
 	nulls[8] = change->set_enabled ? ' ' : 'n';
 	vt_execute_nulls(&plan_update, values, nulls, false, 0);
 	return SPI_processed > 0;
+}
+
+void
+vt_store_revoke(const uint8 *hash, text *source)
+{
+	Datum		values[2];
+	char		nulls[2] = "  ";
+
+	values[0] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
+	values[1] = PointerGetDatum(source);
+	nulls[1] = source ? ' ' : 'n';
+	vt_execute_nulls(&plan_revoke, values, nulls, false, 0);
 }
 
 bool
@@ -686,6 +708,11 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 			row->clients = row->clients_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
 			d = SPI_getbinval(tuple, desc, 14, &row->hint_null);
 			row->hint = row->hint_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+			d = SPI_getbinval(tuple, desc, 15, &isnull);
+			row->revoked = !isnull;
+			row->revoked_at = isnull ? 0 : DatumGetTimestampTz(d);
+			d = SPI_getbinval(tuple, desc, 16, &row->source_null);
+			row->revoked_source = row->source_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
 		}
 	}
 	*n = (int) SPI_processed;

@@ -62,6 +62,9 @@ extern bool vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_
 
 extern bool vt_store_delete(text *owner, int64 token_id);
 
+/* Revoke the live token with this hash (a leak report); nothing if none. */
+extern void vt_store_revoke(const uint8 *hash, text *source);
+
 /*
  * Transactional counting: add one call made at "now" on local day "day" to
  * a token whose row the caller has locked.  Waits for a concurrent writer
@@ -98,6 +101,10 @@ typedef struct vt_usage_row
 	bool		clients_null;
 	Datum		hint;			/* text, unless hint_null */
 	bool		hint_null;
+	bool		revoked;
+	TimestampTz revoked_at;
+	Datum		revoked_source; /* text, unless source_null */
+	bool		source_null;
 } vt_usage_row;
 
 /*

@@ -52,6 +52,7 @@ my %api = (
 	'vatoken_validate(text)' => "vatoken_validate('pub-owner')",
 	'vatoken_verify(text, text[], inet)' =>
 	  "vatoken_verify('pub-owner', '{ops:read}', '10.0.0.1')",
+	'vatoken_report_leak(text, text)' => "vatoken_report_leak('pub-owner', 'x')",
 	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean)' =>
 	  "vatoken_update('pub-owner', 1, enabled => false)",
 	'vatoken_list(text)' => "vatoken_list('pub-owner')",
@@ -83,6 +84,7 @@ CREATE SCHEMA mallory AUTHORIZATION mallory;
 GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
     vatoken_validate(text), vatoken_verify(text, text[], inet),
     vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
+    vatoken_report_leak(text, text),
     vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)
     TO mallory;
 SQL
@@ -199,6 +201,9 @@ SELECT count(*) FROM t WHERE vatoken_update('shadow-owner', t.token_id, name => 
 SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
 SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{pireps:read}', '10.0.0.1') v
  WHERE v.status OPERATOR(pg_catalog.=) 'forbidden_scope';
+SELECT count(*) FROM t, LATERAL vatoken_report_leak(t.token, 'scanner') r;
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token) v
+ WHERE v.status OPERATOR(pg_catalog.=) 'revoked';
 SELECT count(*) FROM vatoken_list('shadow-owner');
 SELECT count(*) FROM t, LATERAL vatoken_usage('shadow-owner', t.token_id) u;
 SELECT count(*) FROM t WHERE vatoken_delete('shadow-owner', t.token_id);
@@ -221,7 +226,7 @@ for my $who ('mallory', $superuser)
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");
 		is($rc, 0, "$who calls every function with [$p]") or diag($err);
-		is($out, join("\n", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+		is($out, join("\n", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
 			"$who: create, validate, list, usage and delete work as usual");
 		unlike($err, qr/captured/, "$who: no shadow was called");
 		is($node->safe_psql('sec', $captures), $before,
