@@ -98,6 +98,56 @@ SELECT count(*) AS reports_without_error FROM (
 SELECT valid FROM vatoken_verify(:'p_full');
 SELECT vatoken_delete('pol', :p_leak_id);
 
+-- vatoken_rotate: a new secret for the same token id; name, policy and
+-- usage continue.  Without grace the old secret is unknown at once.
+CREATE FUNCTION vatoken_check_format(t text) RETURNS boolean LANGUAGE sql
+    AS $$ SELECT t ~ '^vat_[0-9A-Za-z]{49}$' $$;
+SELECT token AS r_old, token_id AS r_id FROM vatoken_create('pol', 'rotating', scopes => '{ops:*}') \gset
+SELECT valid FROM vatoken_verify(:'r_old');
+CREATE TEMP TABLE rot1 AS SELECT * FROM vatoken_rotate('pol', :r_id);
+SELECT token_id = :r_id AS same_id, token <> :'r_old' AS new_secret,
+       vatoken_check_format(token) AS well_formed, previous_valid_until FROM rot1;
+SELECT token AS r_new FROM rot1 \gset
+SELECT (vatoken_verify(:'r_old')).status AS old_secret,
+       (vatoken_verify(:'r_new', '{ops:read}')).status AS new_secret,
+       (vatoken_verify(:'r_new', '{pireps:read}')).status AS policy_kept;
+SELECT name, scopes, hint = right(:'r_new', 4) AS new_hint FROM vatoken_list('pol') WHERE token_id = :r_id;
+SELECT calls_today AS calls_across_secrets FROM vatoken_usage('pol', :r_id);
+
+-- With a grace period the previous secret stays valid until it ends ...
+CREATE TEMP TABLE rot2 AS SELECT * FROM vatoken_rotate('pol', :r_id, '1 hour');
+SELECT previous_valid_until FROM rot2;
+SELECT token AS r_newer FROM rot2 \gset
+SELECT (vatoken_verify(:'r_new')).status AS previous, (vatoken_verify(:'r_newer')).status AS current,
+       (vatoken_verify(:'r_old')).status AS older;
+-- ... and is unknown from the instant it ends (moved there by hand).
+UPDATE vatoken.tokens SET previous_valid_until = '2026-06-17 12:00+00' WHERE token_id = :r_id;
+SELECT valid, status, token_id FROM vatoken_verify(:'r_new');
+-- Rotating again during a grace period ends the older secret at once.
+UPDATE vatoken.tokens SET previous_valid_until = '2026-06-17 13:00+00' WHERE token_id = :r_id;
+SELECT (vatoken_verify(:'r_new')).status AS previous_in_grace;
+CREATE TEMP TABLE rot3 AS SELECT * FROM vatoken_rotate('pol', :r_id, '10 minutes');
+SELECT token AS r_newest FROM rot3 \gset
+SELECT (vatoken_verify(:'r_new')).status AS older, (vatoken_verify(:'r_newer')).status AS previous,
+       (vatoken_verify(:'r_newest')).status AS current;
+SELECT calls_today AS calls_across_secrets FROM vatoken_usage('pol', :r_id);
+
+-- The grace never outlasts the token's expiry.
+SELECT token AS r_exp, token_id AS r_exp_id FROM vatoken_create('pol', 'expiring', '2026-06-17 12:30+00') \gset
+SELECT previous_valid_until FROM vatoken_rotate('pol', :r_exp_id, '1 day');
+
+-- A leaked previous secret still in its grace revokes the token; a revoked
+-- token cannot be rotated.  Another owner's token, or none: no row.
+SELECT vatoken_report_leak(:'r_newer', 'scanner');
+SELECT (vatoken_verify(:'r_newest')).status AS current_after_leak;
+\set VERBOSITY default
+SELECT * FROM vatoken_rotate('pol', :r_id);
+\set VERBOSITY terse
+SELECT count(*) AS rows FROM vatoken_rotate('someone-else', :r_exp_id);
+SELECT count(*) AS rows FROM vatoken_rotate('pol', 999999);
+SELECT * FROM vatoken_rotate('pol', :r_exp_id, '-1 minute');
+SELECT (vatoken_verify(:'r_exp')).status AS unchanged_after_errors;
+
 -- Bad policy arguments are errors (22023, or 22004 for NULL elements) and
 -- create nothing.
 \set VERBOSITY default

@@ -12,7 +12,18 @@ ALTER TABLE vatoken.tokens
     ADD COLUMN disabled_at     timestamptz,
     ADD COLUMN hint            text,
     ADD COLUMN revoked_at      timestamptz,
-    ADD COLUMN revoked_source  text;
+    ADD COLUMN revoked_source  text,
+    ADD COLUMN secret_hash          bytea,
+    ADD COLUMN previous_hash        bytea,
+    ADD COLUMN previous_valid_until timestamptz;
+-- Every token's current secret is still its first.
+UPDATE vatoken.tokens SET secret_hash = token_hash;
+ALTER TABLE vatoken.tokens
+    ALTER COLUMN secret_hash SET NOT NULL,
+    ADD CONSTRAINT tokens_secret_hash_key UNIQUE (secret_hash),
+    ADD CONSTRAINT tokens_previous_hash_key UNIQUE (previous_hash),
+    ADD CONSTRAINT tokens_secret_hash_check CHECK (pg_catalog.length(secret_hash) OPERATOR(pg_catalog.=) 32),
+    ADD CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32);
 
 CREATE TYPE @extschema@.vatoken_verify_result AS (
     valid      boolean,
@@ -41,6 +52,16 @@ AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean) FROM PUBLIC;
+
+-- vatoken_rotate: a new secret for the same token (name, policy, usage and
+-- history continue); the previous secret stays valid for the grace period.
+CREATE FUNCTION @extschema@.vatoken_rotate(owner text, token_id bigint,
+    grace interval DEFAULT '0')
+RETURNS TABLE (token_id bigint, token text, previous_valid_until timestamptz)
+AS 'MODULE_PATHNAME', 'vatoken_rotate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_rotate(text, bigint, interval) FROM PUBLIC;
 
 -- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
 -- at once and for good; answers nothing, whatever the input, so it tells

@@ -12,8 +12,11 @@ REVOKE ALL ON SCHEMA vatoken FROM PUBLIC;
 
 CREATE SEQUENCE vatoken.tokens_token_id_seq;
 
--- One row per live token.  Only the SHA-256 of the token is kept; a deleted
--- token's row, and with it its hash and usage, is gone.  A token's use does not
+-- One row per live token.  Only SHA-256 hashes of its secrets are kept: the
+-- first secret's (token_hash, the token's identity, whose first 8 bytes tag
+-- its counters), the current one's (secret_hash) and, for a grace period
+-- after a rotation, the previous one's.  A deleted token's row, and with it
+-- its hashes and usage, is gone.  A token's use does not
 -- update its row: the last use is kept with the daily usage below.
 CREATE TABLE vatoken.tokens (
     token_id     bigint      NOT NULL DEFAULT pg_catalog.nextval('vatoken.tokens_token_id_seq'::pg_catalog.regclass),
@@ -33,9 +36,17 @@ CREATE TABLE vatoken.tokens (
     -- Revoked (irreversibly) when the token was reported leaked, and by whom.
     revoked_at      timestamptz,
     revoked_source  text,
+    -- Rotation: the current secret, and the previous one until its grace ends.
+    secret_hash          bytea NOT NULL,
+    previous_hash        bytea,
+    previous_valid_until timestamptz,
     CONSTRAINT tokens_pkey PRIMARY KEY (token_id),
     CONSTRAINT tokens_token_hash_key UNIQUE (token_hash),
-    CONSTRAINT tokens_token_hash_check CHECK (pg_catalog.length(token_hash) OPERATOR(pg_catalog.=) 32)
+    CONSTRAINT tokens_token_hash_check CHECK (pg_catalog.length(token_hash) OPERATOR(pg_catalog.=) 32),
+    CONSTRAINT tokens_secret_hash_key UNIQUE (secret_hash),
+    CONSTRAINT tokens_previous_hash_key UNIQUE (previous_hash),
+    CONSTRAINT tokens_secret_hash_check CHECK (pg_catalog.length(secret_hash) OPERATOR(pg_catalog.=) 32),
+    CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32)
 );
 ALTER SEQUENCE vatoken.tokens_token_id_seq OWNED BY vatoken.tokens.token_id;
 CREATE INDEX tokens_owner_idx ON vatoken.tokens (owner, created_at, token_id);
@@ -137,6 +148,16 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
+
+-- vatoken_rotate: a new secret for the same token (name, policy, usage and
+-- history continue); the previous secret stays valid for the grace period.
+CREATE FUNCTION @extschema@.vatoken_rotate(owner text, token_id bigint,
+    grace interval DEFAULT '0')
+RETURNS TABLE (token_id bigint, token text, previous_valid_until timestamptz)
+AS 'MODULE_PATHNAME', 'vatoken_rotate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_rotate(text, bigint, interval) FROM PUBLIC;
 
 -- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
 -- at once and for good; answers nothing, whatever the input, so it tells

@@ -32,6 +32,9 @@
 typedef struct vt_token_row
 {
 	int64		token_id;
+	uint64		tag;			/* first 8 bytes of token_hash: its counters' tag */
+	bool		previous;		/* found by its previous secret (2.0 rotation), */
+	TimestampTz previous_valid_until;	/* valid until then */
 	text	   *owner;			/* palloc'd in the caller's memory context */
 	text	   *name;
 	bool		has_expiry;
@@ -46,6 +49,8 @@ typedef struct vt_token_row
 static inline void
 vt_token_row_default_policy(vt_token_row *row)
 {
+	row->previous = false;
+	row->previous_valid_until = 0;
 	row->has_expiry = false;
 	row->expires_at = 0;
 	row->disabled = false;

@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(vatoken_validate);
 PG_FUNCTION_INFO_V1(vatoken_verify);
 PG_FUNCTION_INFO_V1(vatoken_update);
 PG_FUNCTION_INFO_V1(vatoken_report_leak);
+PG_FUNCTION_INFO_V1(vatoken_rotate);
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
@@ -92,6 +93,22 @@ vt_return_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
+/* A new token: its plaintext in token, its hash and hint (last four characters). */
+static void
+vt_new_secret(char token[VT_TOKEN_LEN + 1], uint8 hash[VT_HASH_LEN], text **hint)
+{
+	uint8		secret[VT_SECRET_BYTES];
+
+	if (!pg_strong_random(secret, sizeof(secret)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random token")));
+	vt_token_format(secret, token);
+	explicit_bzero(secret, sizeof(secret));
+	vt_hash_token(token, VT_TOKEN_LEN, hash);
+	*hint = cstring_to_text_with_len(token + VT_TOKEN_LEN - 4, 4);
+}
+
 /*
  * vatoken_create(owner, name [, expires_at, scopes, allowed_clients]): the
  * policy arguments exist from 2.0; declared with two arguments (an older
@@ -104,7 +121,6 @@ vatoken_create(PG_FUNCTION_ARGS)
 	text	   *name = vt_check_name(fcinfo, 1);
 	bool		with_policy = PG_NARGS() >= 5;
 	vt_new_policy policy = {0};
-	uint8		secret[VT_SECRET_BYTES];
 	char		token[VT_TOKEN_LEN + 1];
 	uint8		hash[VT_HASH_LEN];
 	int64		token_id;
@@ -123,14 +139,7 @@ vatoken_create(PG_FUNCTION_ARGS)
 		policy.clients = vt_check_clients(fcinfo, 4, &any_client);
 	}
 
-	if (!pg_strong_random(secret, sizeof(secret)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random token")));
-	vt_token_format(secret, token);
-	explicit_bzero(secret, sizeof(secret));
-	vt_hash_token(token, VT_TOKEN_LEN, hash);
-	policy.hint = cstring_to_text_with_len(token + VT_TOKEN_LEN - 4, 4);
+	vt_new_secret(token, hash, &policy.hint);
 
 	vt_store_connect();
 	vt_store_insert(owner, name, hash, with_policy ? &policy : NULL, &token_id, &created_at);
@@ -224,7 +233,7 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 		found = vt_tokcache_lookup(&rels, hash, row);
 		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
 		if (strcmp(status, "valid") == 0)
-			vt_usage_count(&rels, row->token_id, hash);
+			vt_usage_count(&rels, row->token_id, row->tag);
 	}
 	else
 	{
@@ -244,7 +253,7 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 		found = vt_store_lookup_locked(rels.schema_2_0, hash, row);
 		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
 		if (strcmp(status, "valid") == 0)
-			vt_usage_count(&rels, row->token_id, hash);
+			vt_usage_count(&rels, row->token_id, row->tag);
 		vt_store_disconnect();
 		AtEOXact_GUC(true, nestlevel);
 	}
@@ -302,6 +311,71 @@ vatoken_verify(PG_FUNCTION_ARGS)
 }
 
 /*
+ * vatoken_rotate(owner, token_id, grace): a new secret for the same token.
+ * The previous secret stays valid until now + grace (never past the expiry)
+ * and is then unknown; rotating again ends an older previous secret at once.
+ * No row if owner has no such token.
+ */
+Datum
+vatoken_rotate(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	TimestampTz now = vt_now();
+	TimestampTz valid_until = now;
+	TimestampTz expires_at = 0;
+	bool		renew = vt_max_lifetime_min > 0;
+	char		token[VT_TOKEN_LEN + 1];
+	uint8		hash[VT_HASH_LEN];
+	text	   *hint;
+	int			rc;
+	bool		until_null;
+	Datum		values[3];
+	bool		nulls[3] = {false};
+
+	if (!PG_ARGISNULL(2))
+	{
+		valid_until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(now),
+															  PG_GETARG_DATUM(2)));
+		if (valid_until < now)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grace must not be negative")));
+	}
+	if (renew)
+		expires_at = now + (TimestampTz) vt_max_lifetime_min * 60 * USECS_PER_SEC;
+
+	vt_new_secret(token, hash, &hint);
+	vt_store_connect();
+	rc = vt_store_rotate(owner, token_id, hash, hint, valid_until > now, valid_until,
+						 renew, expires_at, &valid_until, &until_null);
+	vt_store_disconnect();
+	if (rc < 0)
+	{
+		explicit_bzero(token, sizeof(token));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot rotate a revoked token"),
+				 errdetail("A token reported leaked stays revoked; create a new one.")));
+	}
+
+	vt_init_srf(fcinfo);
+	if (rc > 0)
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+		values[0] = Int64GetDatum(token_id);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(token, VT_TOKEN_LEN));
+		values[2] = TimestampTzGetDatum(valid_until);
+		nulls[2] = until_null;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	explicit_bzero(token, sizeof(token));
+	return (Datum) 0;
+}
+
+/*
  * vatoken_report_leak(token, source): revoke a live, well-formed token at
  * once, for good.  Returns nothing and raises no error caused by the input,
  * so it tells the caller nothing about whether the token existed.
@@ -323,7 +397,7 @@ vatoken_report_leak(PG_FUNCTION_ARGS)
 	source = vt_clean_source(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 
 	vt_store_connect();
-	vt_store_revoke(hash, source);
+	vt_store_revoke(hash, source, vt_now());
 	vt_store_disconnect();
 	PG_RETURN_VOID();
 }

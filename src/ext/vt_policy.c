@@ -233,6 +233,9 @@ vt_scopes_granted(ArrayType *granted, ArrayType *required)
 const char *
 vt_policy_verdict(const vt_token_row *row, ArrayType *required, inet *client, TimestampTz now)
 {
+	/* A previous secret past its grace is no secret of this token. */
+	if (row->previous && row->previous_valid_until <= now)
+		return "unknown";
 	if (row->revoked)
 		return "revoked";
 	if (row->disabled)

@@ -17,7 +17,8 @@
 typedef struct vt_rels
 {
 	Oid			tokens;			/* vatoken.tokens */
-	Oid			tokens_hash_index;	/* its unique index on token_hash */
+	Oid			tokens_hash_index;	/* its unique index on the current secret's hash */
+	Oid			tokens_previous_index;	/* 2.0: on the previous secret's hash */
 	Oid			usage;			/* vatoken.usage */
 	bool		schema_1_0;		/* a token's last use is tokens.last_used_at */
 	bool		schema_2_0;		/* tokens carry a policy (2.0 and later) */
@@ -27,6 +28,7 @@ typedef struct vt_rels
 	AttrNumber	att_allowed_clients;
 	AttrNumber	att_disabled_at;
 	AttrNumber	att_revoked_at;
+	AttrNumber	att_previous_valid_until;
 } vt_rels;
 
 typedef enum vt_resolved

@@ -40,6 +40,7 @@ typedef struct vt_plan
 #define EQ " OPERATOR(pg_catalog.=) "
 #define GE " OPERATOR(pg_catalog.>=) "
 #define LE " OPERATOR(pg_catalog.<=) "
+#define GT " OPERATOR(pg_catalog.>) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 
 static vt_plan plan_insert = {
@@ -49,8 +50,9 @@ static vt_plan plan_insert = {
 };
 
 static vt_plan plan_insert_2_0 = {
-	"INSERT INTO vatoken.tokens (owner, name, token_hash, expires_at, scopes, allowed_clients, hint)"
-	" VALUES ($1, $2, $3, $4, COALESCE($5, '{*}'::pg_catalog.text[]), $6, $7)"
+	"INSERT INTO vatoken.tokens (owner, name, token_hash, secret_hash, expires_at, scopes,"
+	"  allowed_clients, hint)"
+	" VALUES ($1, $2, $3, $3, $4, COALESCE($5, '{*}'::pg_catalog.text[]), $6, $7)"
 	" RETURNING token_id, created_at",
 	7, {TEXTOID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TEXTARRAYOID, CIDRARRAYOID, TEXTOID}
 };
@@ -73,23 +75,47 @@ static vt_plan plan_update = {
 };
 
 static vt_plan plan_lookup_locked = {
-	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash" EQ "$1"
-	" FOR KEY SHARE",
+	"SELECT token_id, owner, name, pg_catalog.substr(token_hash, 1, 8)"
+	" FROM vatoken.tokens WHERE token_hash" EQ "$1 FOR KEY SHARE",
 	1, {BYTEAOID}
 };
 
 static vt_plan plan_lookup_locked_2_0 = {
-	"SELECT token_id, owner, name, expires_at, disabled_at IS NOT NULL, scopes, allowed_clients,"
-	" revoked_at IS NOT NULL"
-	" FROM vatoken.tokens WHERE token_hash" EQ "$1 FOR KEY SHARE",
+	"SELECT token_id, owner, name, pg_catalog.substr(token_hash, 1, 8),"
+	" expires_at, disabled_at IS NOT NULL, scopes, allowed_clients, revoked_at IS NOT NULL,"
+	" secret_hash IS DISTINCT FROM $1, previous_valid_until"
+	" FROM vatoken.tokens WHERE secret_hash" EQ "$1 OR previous_hash" EQ "$1 FOR KEY SHARE",
 	1, {BYTEAOID}
 };
 
 /* A leak report: revoke the live token with this hash, once. */
 static vt_plan plan_revoke = {
 	"UPDATE vatoken.tokens SET revoked_at = pg_catalog.now(), revoked_source = $2"
-	" WHERE token_hash" EQ "$1 AND revoked_at IS NULL",
-	2, {BYTEAOID, TEXTOID}
+	" WHERE (secret_hash" EQ "$1 OR (previous_hash" EQ "$1"
+	"  AND previous_valid_until" GT "$3))"
+	" AND revoked_at IS NULL",
+	3, {BYTEAOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+/*
+ * Rotation: the new secret $3 becomes the current one; the current one
+ * becomes the previous one until $6 (LEAST with the expiry) when $5, else
+ * no previous secret is left.  $7: renew the expiry to $8.  A revoked token
+ * is not changed; it returns true in its first column.
+ */
+static vt_plan plan_rotate = {
+	"WITH old AS (SELECT token_id, revoked_at IS NOT NULL AS revoked FROM vatoken.tokens"
+	"  WHERE owner" EQ "$1 AND token_id" EQ "$2 FOR UPDATE),"
+	" upd AS (UPDATE vatoken.tokens t SET"
+	"  previous_hash = CASE WHEN $5 THEN t.secret_hash END,"
+	"  previous_valid_until = CASE WHEN $5 THEN"
+	"   LEAST($6, CASE WHEN $7 THEN $8 ELSE t.expires_at END) END,"
+	"  secret_hash = $3, hint = $4,"
+	"  expires_at = CASE WHEN $7 THEN $8 ELSE t.expires_at END"
+	"  FROM old WHERE t.token_id" EQ "old.token_id AND NOT old.revoked"
+	"  RETURNING t.previous_valid_until)"
+	" SELECT old.revoked, (SELECT previous_valid_until FROM upd) FROM old",
+	8, {TEXTOID, INT8OID, BYTEAOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TIMESTAMPTZOID}
 };
 
 static vt_plan plan_delete = {
@@ -392,20 +418,24 @@ vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 	row->owner = DatumGetTextPP(SPI_datumTransfer(vt_column(2, &isnull), false, -1));
 	row->name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
 	vt_token_row_default_policy(row);
+	memcpy(&row->tag, VARDATA_ANY(DatumGetByteaPP(vt_column(4, &isnull))), sizeof(row->tag));
 	if (schema_2_0)
 	{
-		d = vt_column(4, &isnull);
+		d = vt_column(5, &isnull);
 		row->has_expiry = !isnull;
 		if (!isnull)
 			row->expires_at = DatumGetTimestampTz(d);
-		row->disabled = DatumGetBool(vt_column(5, &isnull));
-		d = vt_column(6, &isnull);
-		if (!isnull)
-			row->scopes = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
+		row->disabled = DatumGetBool(vt_column(6, &isnull));
 		d = vt_column(7, &isnull);
 		if (!isnull)
+			row->scopes = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
+		d = vt_column(8, &isnull);
+		if (!isnull)
 			row->clients = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
-		row->revoked = DatumGetBool(vt_column(8, &isnull));
+		row->revoked = DatumGetBool(vt_column(9, &isnull));
+		row->previous = DatumGetBool(vt_column(10, &isnull));
+		d = vt_column(11, &isnull);
+		row->previous_valid_until = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	return true;
 }
@@ -435,15 +465,43 @@ vt_store_update(text *owner, int64 token_id, const vt_policy_change *change)
 }
 
 void
-vt_store_revoke(const uint8 *hash, text *source)
+vt_store_revoke(const uint8 *hash, text *source, TimestampTz now)
 {
-	Datum		values[2];
-	char		nulls[2] = "  ";
+	Datum		values[3];
+	char		nulls[3] = "   ";
 
 	values[0] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
 	values[1] = PointerGetDatum(source);
 	nulls[1] = source ? ' ' : 'n';
+	values[2] = TimestampTzGetDatum(now);
 	vt_execute_nulls(&plan_revoke, values, nulls, false, 0);
+}
+
+int
+vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
+				bool keep_previous, TimestampTz previous_valid_until,
+				bool renew_expiry, TimestampTz expires_at, TimestampTz *valid_until,
+				bool *valid_until_null)
+{
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	bool		isnull;
+
+	values[0] = PointerGetDatum(owner);
+	values[1] = Int64GetDatum(token_id);
+	values[2] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
+	values[3] = PointerGetDatum(hint);
+	values[4] = BoolGetDatum(keep_previous);
+	values[5] = TimestampTzGetDatum(previous_valid_until);
+	values[6] = BoolGetDatum(renew_expiry);
+	values[7] = TimestampTzGetDatum(expires_at);
+	vt_execute_nulls(&plan_rotate, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return 0;
+	if (DatumGetBool(vt_column(1, &isnull)))
+		return -1;
+	*valid_until = DatumGetTimestampTz(vt_column(2, valid_until_null));
+	return 1;
 }
 
 bool

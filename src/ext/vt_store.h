@@ -62,8 +62,23 @@ extern bool vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_
 
 extern bool vt_store_delete(text *owner, int64 token_id);
 
-/* Revoke the live token with this hash (a leak report); nothing if none. */
-extern void vt_store_revoke(const uint8 *hash, text *source);
+/*
+ * Give owner's token token_id the secret with this hash (and hint).  With
+ * keep_previous the current secret stays valid until previous_valid_until
+ * (never past the expiry); with renew_expiry the expiry becomes expires_at.
+ * Returns 0 if owner has no such token, -1 if it is revoked (nothing
+ * changed), 1 when rotated, with when the previous secret ends.
+ */
+extern int	vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
+							bool keep_previous, TimestampTz previous_valid_until,
+							bool renew_expiry, TimestampTz expires_at,
+							TimestampTz *valid_until, bool *valid_until_null);
+
+/*
+ * Revoke the live token with this hash (a leak report): its current secret,
+ * or its previous one still in its grace at now; nothing if none.
+ */
+extern void vt_store_revoke(const uint8 *hash, text *source, TimestampTz now);
 
 /*
  * Transactional counting: add one call made at "now" on local day "day" to

@@ -20,14 +20,14 @@ vt_usage_in_shmem(void)
 }
 
 void
-vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
+vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag)
 {
 	TimestampTz now = vt_now();
 	vt_day		day = vt_local_day(now);
 
 	if (vt_counters_active())
 	{
-		vt_token_ident token = {rels->tokens, token_id, vt_token_tag(hash)};
+		vt_token_ident token = {rels->tokens, token_id, tag};
 
 		/*
 		 * A hot standby has no flush workers and cannot write: its calls

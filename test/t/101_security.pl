@@ -53,6 +53,7 @@ my %api = (
 	'vatoken_verify(text, text[], inet)' =>
 	  "vatoken_verify('pub-owner', '{ops:read}', '10.0.0.1')",
 	'vatoken_report_leak(text, text)' => "vatoken_report_leak('pub-owner', 'x')",
+	'vatoken_rotate(text, bigint, interval)' => "vatoken_rotate('pub-owner', 1)",
 	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean)' =>
 	  "vatoken_update('pub-owner', 1, enabled => false)",
 	'vatoken_list(text)' => "vatoken_list('pub-owner')",
@@ -84,7 +85,7 @@ CREATE SCHEMA mallory AUTHORIZATION mallory;
 GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
     vatoken_validate(text), vatoken_verify(text, text[], inet),
     vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
-    vatoken_report_leak(text, text),
+    vatoken_report_leak(text, text), vatoken_rotate(text, bigint, interval),
     vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)
     TO mallory;
 SQL
@@ -201,6 +202,8 @@ SELECT count(*) FROM t WHERE vatoken_update('shadow-owner', t.token_id, name => 
 SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
 SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{pireps:read}', '10.0.0.1') v
  WHERE v.status OPERATOR(pg_catalog.=) 'forbidden_scope';
+CREATE TEMP TABLE r AS SELECT r.* FROM t, LATERAL vatoken_rotate('shadow-owner', t.token_id, '1 hour') r;
+SELECT count(*) FROM r, LATERAL vatoken_verify(r.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
 SELECT count(*) FROM t, LATERAL vatoken_report_leak(t.token, 'scanner') r;
 SELECT count(*) FROM t, LATERAL vatoken_verify(t.token) v
  WHERE v.status OPERATOR(pg_catalog.=) 'revoked';
@@ -226,7 +229,7 @@ for my $who ('mallory', $superuser)
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");
 		is($rc, 0, "$who calls every function with [$p]") or diag($err);
-		is($out, join("\n", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+		is($out, join("\n", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0),
 			"$who: create, validate, list, usage and delete work as usual");
 		unlike($err, qr/captured/, "$who: no shadow was called");
 		is($node->safe_psql('sec', $captures), $before,
