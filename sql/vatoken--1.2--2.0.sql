@@ -25,6 +25,30 @@ ALTER TABLE vatoken.tokens
     ADD CONSTRAINT tokens_secret_hash_check CHECK (pg_catalog.length(secret_hash) OPERATOR(pg_catalog.=) 32),
     ADD CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32);
 
+-- The audit trail (2.0): every change to a token, who made it and from
+-- where.  Events outlive their token; only vatoken_audit_prune removes them.
+-- detail says what changed and never holds a secret or a hash.
+CREATE TABLE vatoken.audit (
+    audit_id         bigint      GENERATED ALWAYS AS IDENTITY,
+    at               timestamptz NOT NULL,
+    owner            text        NOT NULL,
+    event            text        NOT NULL,
+    token_id         bigint      NOT NULL,
+    name             text,
+    actor            text,
+    role             name        NOT NULL,
+    client           inet,
+    application_name text,
+    detail           jsonb       NOT NULL,
+    CONSTRAINT audit_pkey PRIMARY KEY (audit_id),
+    CONSTRAINT audit_event_check CHECK (event OPERATOR(pg_catalog.=) ANY
+        (ARRAY['create', 'update', 'disable', 'enable', 'rotate', 'delete', 'leak']))
+);
+CREATE INDEX audit_owner_at_idx ON vatoken.audit (owner, at);
+REVOKE ALL ON TABLE vatoken.audit FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('vatoken.audit', '');
+SELECT pg_catalog.pg_extension_config_dump('vatoken.audit_audit_id_seq', '');
+
 CREATE TYPE @extschema@.vatoken_verify_result AS (
     valid      boolean,
     status     text,
@@ -62,6 +86,23 @@ AS 'MODULE_PATHNAME', 'vatoken_rotate'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_rotate(text, bigint, interval) FROM PUBLIC;
+
+-- vatoken_audit: an owner's events, oldest first; vatoken_audit_prune: the
+-- only way events go.
+CREATE FUNCTION @extschema@.vatoken_audit(owner text, since timestamptz DEFAULT '-infinity')
+RETURNS TABLE (at timestamptz, event text, token_id bigint, name text, actor text,
+               role name, client inet, application_name text, detail jsonb)
+AS 'MODULE_PATHNAME', 'vatoken_audit'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_audit(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.vatoken_audit_prune(older_than interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'vatoken_audit_prune'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_audit_prune(interval) FROM PUBLIC;
 
 -- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
 -- at once and for good; answers nothing, whatever the input, so it tells

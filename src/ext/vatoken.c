@@ -12,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "vatoken.h"
+#include "vt_audit.h"
 #include "vt_counters.h"
 #include "vt_policy.h"
 #include "vt_tokcache.h"
@@ -45,6 +46,16 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("vatoken.actor",
+							   "The application's user who makes the next changes, for the audit trail.",
+							   "Set it with SET LOCAL before calling vatoken_create, vatoken_update, "
+							   "vatoken_rotate or vatoken_delete.",
+							   &vt_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 
 	/* A postmaster-level setting can only be defined while preloading. */
 	if (process_shared_preload_libraries_in_progress)

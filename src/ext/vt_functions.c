@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -20,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "vatoken.h"
+#include "vt_audit.h"
 #include "vt_policy.h"
 #include "vt_usage.h"
 #include "vt_resolve.h"
@@ -143,6 +145,16 @@ vatoken_create(PG_FUNCTION_ARGS)
 
 	vt_store_connect();
 	vt_store_insert(owner, name, hash, with_policy ? &policy : NULL, &token_id, &created_at);
+	if (with_policy)
+	{
+		vt_audit_item items[3] = {
+			{"expires_at", TIMESTAMPTZOID, TimestampTzGetDatum(policy.expires_at), !policy.has_expiry},
+			{"scopes", TEXTARRAYOID, PointerGetDatum(policy.scopes), policy.scopes == NULL},
+			{"allowed_clients", CIDRARRAYOID, PointerGetDatum(policy.clients), policy.clients == NULL},
+		};
+
+		vt_audit_event(owner, "create", token_id, name, 3, items);
+	}
 	vt_store_disconnect();
 
 	values[0] = Int64GetDatum(token_id);
@@ -166,6 +178,7 @@ vatoken_update(PG_FUNCTION_ARGS)
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	int64		token_id = vt_check_token_id(fcinfo, 1);
 	vt_policy_change change = {0};
+	text	   *new_name = NULL;
 	bool		updated;
 
 	if (!PG_ARGISNULL(2))
@@ -193,7 +206,27 @@ vatoken_update(PG_FUNCTION_ARGS)
 	}
 
 	vt_store_connect();
-	updated = vt_store_update(owner, token_id, &change);
+	updated = vt_store_update(owner, token_id, &change, &new_name);
+	if (updated)
+	{
+		vt_audit_item items[4];
+		int			n = 0;
+
+		if (change.name)
+			items[n++] = (vt_audit_item) {"name", TEXTOID, PointerGetDatum(change.name), false};
+		if (change.set_expiry)
+			items[n++] = (vt_audit_item) {"expires_at", TIMESTAMPTZOID,
+				TimestampTzGetDatum(change.expires_at), !change.has_expiry};
+		if (change.scopes)
+			items[n++] = (vt_audit_item) {"scopes", TEXTARRAYOID, PointerGetDatum(change.scopes), false};
+		if (change.set_clients)
+			items[n++] = (vt_audit_item) {"allowed_clients", CIDRARRAYOID,
+				PointerGetDatum(change.clients), change.clients == NULL};
+		if (n > 0)
+			vt_audit_event(owner, "update", token_id, new_name, n, items);
+		if (change.set_enabled)
+			vt_audit_event(owner, change.enabled ? "enable" : "disable", token_id, new_name, 0, NULL);
+	}
 	vt_store_disconnect();
 	PG_RETURN_BOOL(updated);
 }
@@ -330,6 +363,7 @@ vatoken_rotate(PG_FUNCTION_ARGS)
 	text	   *hint;
 	int			rc;
 	bool		until_null;
+	text	   *name = NULL;
 	Datum		values[3];
 	bool		nulls[3] = {false};
 
@@ -349,7 +383,15 @@ vatoken_rotate(PG_FUNCTION_ARGS)
 	vt_new_secret(token, hash, &hint);
 	vt_store_connect();
 	rc = vt_store_rotate(owner, token_id, hash, hint, valid_until > now, valid_until,
-						 renew, expires_at, &valid_until, &until_null);
+						 renew, expires_at, &valid_until, &until_null, &name);
+	if (rc > 0)
+	{
+		vt_audit_item items[1] = {
+			{"previous_valid_until", TIMESTAMPTZOID, TimestampTzGetDatum(valid_until), until_null},
+		};
+
+		vt_audit_event(owner, "rotate", token_id, name, 1, items);
+	}
 	vt_store_disconnect();
 	if (rc < 0)
 	{
@@ -386,6 +428,9 @@ vatoken_report_leak(PG_FUNCTION_ARGS)
 	text	   *token;
 	uint8		hash[VT_HASH_LEN];
 	text	   *source;
+	text	   *owner;
+	text	   *name;
+	int64		token_id;
 
 	if (PG_ARGISNULL(0) ||
 		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
@@ -397,7 +442,12 @@ vatoken_report_leak(PG_FUNCTION_ARGS)
 	source = vt_clean_source(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 
 	vt_store_connect();
-	vt_store_revoke(hash, source, vt_now());
+	if (vt_store_revoke(hash, source, vt_now(), &owner, &token_id, &name))
+	{
+		vt_audit_item items[1] = {{"source", TEXTOID, PointerGetDatum(source), source == NULL}};
+
+		vt_audit_event(owner, "leak", token_id, name, 1, items);
+	}
 	vt_store_disconnect();
 	PG_RETURN_VOID();
 }
@@ -486,9 +536,12 @@ vatoken_delete(PG_FUNCTION_ARGS)
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	int64		token_id = vt_check_token_id(fcinfo, 1);
 	bool		deleted;
+	text	   *name;
 
 	vt_store_connect();
-	deleted = vt_store_delete(owner, token_id);
+	deleted = vt_store_delete(owner, token_id, &name);
+	if (deleted)
+		vt_audit_event(owner, "delete", token_id, name, 0, NULL);
 	vt_store_disconnect();
 	PG_RETURN_BOOL(deleted);
 }

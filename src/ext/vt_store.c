@@ -19,6 +19,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,6 +42,7 @@ typedef struct vt_plan
 #define GE " OPERATOR(pg_catalog.>=) "
 #define LE " OPERATOR(pg_catalog.<=) "
 #define GT " OPERATOR(pg_catalog.>) "
+#define LT " OPERATOR(pg_catalog.<) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 
 static vt_plan plan_insert = {
@@ -69,7 +71,7 @@ static vt_plan plan_update = {
 	" allowed_clients = CASE WHEN $7 THEN $8 ELSE allowed_clients END,"
 	" disabled_at = CASE WHEN $9 IS NULL THEN disabled_at WHEN $9 THEN NULL"
 	"   ELSE COALESCE(disabled_at, pg_catalog.now()) END"
-	" WHERE owner" EQ "$1 AND token_id" EQ "$2",
+	" WHERE owner" EQ "$1 AND token_id" EQ "$2 RETURNING name",
 	9, {TEXTOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
 	CIDRARRAYOID, BOOLOID}
 };
@@ -93,7 +95,7 @@ static vt_plan plan_revoke = {
 	"UPDATE vatoken.tokens SET revoked_at = pg_catalog.now(), revoked_source = $2"
 	" WHERE (secret_hash" EQ "$1 OR (previous_hash" EQ "$1"
 	"  AND previous_valid_until" GT "$3))"
-	" AND revoked_at IS NULL",
+	" AND revoked_at IS NULL RETURNING owner, token_id, name",
 	3, {BYTEAOID, TEXTOID, TIMESTAMPTZOID}
 };
 
@@ -113,13 +115,37 @@ static vt_plan plan_rotate = {
 	"  secret_hash = $3, hint = $4,"
 	"  expires_at = CASE WHEN $7 THEN $8 ELSE t.expires_at END"
 	"  FROM old WHERE t.token_id" EQ "old.token_id AND NOT old.revoked"
-	"  RETURNING t.previous_valid_until)"
-	" SELECT old.revoked, (SELECT previous_valid_until FROM upd) FROM old",
+	"  RETURNING t.previous_valid_until, t.name)"
+	" SELECT old.revoked, (SELECT previous_valid_until FROM upd), (SELECT name FROM upd) FROM old",
 	8, {TEXTOID, INT8OID, BYTEAOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TIMESTAMPTZOID}
 };
 
+/*
+ * An audit event (2.0): $1 at, $2 owner, $3 event, $4 token, $5 name,
+ * $6 actor, $7/$8 the detail's keys and values (text).  Who and from where
+ * come from the session.
+ */
+static vt_plan plan_audit = {
+	"INSERT INTO vatoken.audit (at, owner, event, token_id, name, actor, role, client,"
+	"  application_name, detail)"
+	" VALUES ($1, $2, $3, $4, $5, $6, SESSION_USER, pg_catalog.inet_client_addr(),"
+	"  pg_catalog.current_setting('application_name'), pg_catalog.jsonb_object($7, $8))",
+	8, {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+
+static vt_plan plan_audit_read = {
+	"SELECT at, event, token_id, name, actor, role, client, application_name, detail"
+	" FROM vatoken.audit WHERE owner" EQ "$1 AND at" GE "$2 ORDER BY at, audit_id",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+static vt_plan plan_audit_prune = {
+	"DELETE FROM vatoken.audit WHERE at" LT "$1",
+	1, {TIMESTAMPTZOID}
+};
+
 static vt_plan plan_delete = {
-	"DELETE FROM vatoken.tokens WHERE owner" EQ "$1 AND token_id" EQ "$2",
+	"DELETE FROM vatoken.tokens WHERE owner" EQ "$1 AND token_id" EQ "$2 RETURNING name",
 	2, {TEXTOID, INT8OID}
 };
 
@@ -441,8 +467,9 @@ vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 }
 
 bool
-vt_store_update(text *owner, int64 token_id, const vt_policy_change *change)
+vt_store_update(text *owner, int64 token_id, const vt_policy_change *change, text **name)
 {
+	bool		isnull;
 	Datum		values[9];
 	char		nulls[9] = "         ";
 
@@ -461,12 +488,17 @@ vt_store_update(text *owner, int64 token_id, const vt_policy_change *change)
 	values[8] = BoolGetDatum(change->enabled);
 	nulls[8] = change->set_enabled ? ' ' : 'n';
 	vt_execute_nulls(&plan_update, values, nulls, false, 0);
-	return SPI_processed > 0;
+	if (SPI_processed == 0)
+		return false;
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	return true;
 }
 
-void
-vt_store_revoke(const uint8 *hash, text *source, TimestampTz now)
+bool
+vt_store_revoke(const uint8 *hash, text *source, TimestampTz now, text **owner,
+				int64 *token_id, text **name)
 {
+	bool		isnull;
 	Datum		values[3];
 	char		nulls[3] = "   ";
 
@@ -475,13 +507,19 @@ vt_store_revoke(const uint8 *hash, text *source, TimestampTz now)
 	nulls[1] = source ? ' ' : 'n';
 	values[2] = TimestampTzGetDatum(now);
 	vt_execute_nulls(&plan_revoke, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return false;
+	*owner = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	*token_id = DatumGetInt64(vt_column(2, &isnull));
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
+	return true;
 }
 
 int
 vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
 				bool keep_previous, TimestampTz previous_valid_until,
 				bool renew_expiry, TimestampTz expires_at, TimestampTz *valid_until,
-				bool *valid_until_null)
+				bool *valid_until_null, text **name)
 {
 	Datum		values[8];
 	char		nulls[8] = "        ";
@@ -501,18 +539,79 @@ vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
 	if (DatumGetBool(vt_column(1, &isnull)))
 		return -1;
 	*valid_until = DatumGetTimestampTz(vt_column(2, valid_until_null));
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
 	return 1;
 }
 
 bool
-vt_store_delete(text *owner, int64 token_id)
+vt_store_delete(text *owner, int64 token_id, text **name)
 {
 	Datum		values[2];
+	bool		isnull;
 
 	values[0] = PointerGetDatum(owner);
 	values[1] = Int64GetDatum(token_id);
 	vt_execute(&plan_delete, values, false, 0);
-	return SPI_processed > 0;
+	if (SPI_processed == 0)
+		return false;
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	return true;
+}
+
+void
+vt_store_audit(TimestampTz at, text *owner, const char *event, int64 token_id, text *name,
+			   text *actor, int ndetail, const char *const *keys, const Datum *values,
+			   const bool *nulls)
+{
+	Datum		args[8];
+	char		argnulls[8] = "        ";
+	Datum	   *k = palloc(sizeof(Datum) * Max(ndetail, 1));
+	int			dims[1] = {ndetail};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < ndetail; i++)
+		k[i] = CStringGetTextDatum(keys[i]);
+	args[0] = TimestampTzGetDatum(at);
+	args[1] = PointerGetDatum(owner);
+	args[2] = CStringGetTextDatum(event);
+	args[3] = Int64GetDatum(token_id);
+	args[4] = PointerGetDatum(name);
+	argnulls[4] = name ? ' ' : 'n';
+	args[5] = PointerGetDatum(actor);
+	argnulls[5] = actor ? ' ' : 'n';
+	args[6] = PointerGetDatum(construct_md_array(k, NULL, 1, dims, lbs, TEXTOID, -1, false,
+												 TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_md_array((Datum *) values, (bool *) nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	vt_execute_nulls(&plan_audit, args, argnulls, false, 0);
+}
+
+void
+vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out, TupleDesc desc)
+{
+	Datum		args[2];
+
+	args[0] = PointerGetDatum(owner);
+	args[1] = TimestampTzGetDatum(since);
+	vt_execute(&plan_audit_read, args, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(out, desc, values, nulls);
+	}
+}
+
+int64
+vt_store_prune_audit(TimestampTz before)
+{
+	Datum		args[1];
+
+	args[0] = TimestampTzGetDatum(before);
+	vt_execute(&plan_audit_prune, args, false, 0);
+	return (int64) SPI_processed;
 }
 
 void

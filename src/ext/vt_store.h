@@ -12,7 +12,9 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "utils/array.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 
 #include "vatoken.h"
@@ -50,7 +52,8 @@ typedef struct vt_policy_change
 } vt_policy_change;
 
 /* Change owner's token token_id; false if owner has no such token. */
-extern bool vt_store_update(text *owner, int64 token_id, const vt_policy_change *change);
+extern bool vt_store_update(text *owner, int64 token_id, const vt_policy_change *change,
+							text **name);
 
 /*
  * Look up a token by hash and lock its row FOR KEY SHARE, so that it cannot
@@ -60,7 +63,19 @@ extern bool vt_store_update(text *owner, int64 token_id, const vt_policy_change 
  */
 extern bool vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row);
 
-extern bool vt_store_delete(text *owner, int64 token_id);
+extern bool vt_store_delete(text *owner, int64 token_id, text **name);
+
+/*
+ * The audit trail (2.0): record one event of a token, with a detail of
+ * ndetail text values (NULL where nulls[i]) under keys; read an owner's
+ * events since a time into a tuplestore; prune events older than before.
+ */
+extern void vt_store_audit(TimestampTz at, text *owner, const char *event, int64 token_id,
+						   text *name, text *actor, int ndetail, const char *const *keys,
+						   const Datum *values, const bool *nulls);
+extern void vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out,
+								TupleDesc desc);
+extern int64 vt_store_prune_audit(TimestampTz before);
 
 /*
  * Give owner's token token_id the secret with this hash (and hint).  With
@@ -72,13 +87,14 @@ extern bool vt_store_delete(text *owner, int64 token_id);
 extern int	vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
 							bool keep_previous, TimestampTz previous_valid_until,
 							bool renew_expiry, TimestampTz expires_at,
-							TimestampTz *valid_until, bool *valid_until_null);
+							TimestampTz *valid_until, bool *valid_until_null, text **name);
 
 /*
  * Revoke the live token with this hash (a leak report): its current secret,
  * or its previous one still in its grace at now; nothing if none.
  */
-extern void vt_store_revoke(const uint8 *hash, text *source, TimestampTz now);
+extern bool vt_store_revoke(const uint8 *hash, text *source, TimestampTz now, text **owner,
+							int64 *token_id, text **name);
 
 /*
  * Transactional counting: add one call made at "now" on local day "day" to
