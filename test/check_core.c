@@ -21,7 +21,9 @@
 
 #include "vt_base62.h"
 #include "vt_crc32.h"
+#include "vt_ipnet.h"
 #include "vt_period.h"
+#include "vt_scope.h"
 #include "vt_token.h"
 
 /* The alphabet as the header describes it, written out independently. */
@@ -772,6 +774,176 @@ period_suite(void)
 	return s;
 }
 
+/* ---------------------------------------------------------------- scope */
+
+#define GRANTED(s)	vt_scope_check_granted((s), strlen(s))
+#define REQUIRED(s) vt_scope_check_required((s), strlen(s))
+#define GRANTS(g, r) vt_scope_grants((g), strlen(g), (r), strlen(r))
+
+START_TEST(test_scope_grammar)
+{
+	char		longest[VT_SCOPE_MAX_LEN + 2];
+
+	ck_assert_int_eq(GRANTED("read"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED("ops:read"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED("a-b_c.d:E9"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED("*"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED("ops:*"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED("a:b:*"), VT_SCOPE_OK);
+	ck_assert_int_eq(GRANTED(""), VT_SCOPE_BAD_LENGTH);
+	ck_assert_int_eq(GRANTED("ops*"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(GRANTED(":*"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(GRANTED("**"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(GRANTED("ops:*:read"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(GRANTED("*:read"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(GRANTED("ops read"), VT_SCOPE_BAD_CHARACTER);
+	ck_assert_int_eq(GRANTED("ops/read"), VT_SCOPE_BAD_CHARACTER);
+	ck_assert_int_eq(GRANTED("caf\xc3\xa9"), VT_SCOPE_BAD_CHARACTER);
+	ck_assert_int_eq(vt_scope_check_granted("a\0b", 3), VT_SCOPE_BAD_CHARACTER);
+	ck_assert_int_eq(REQUIRED("ops:read"), VT_SCOPE_OK);
+	ck_assert_int_eq(REQUIRED("*"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(REQUIRED("ops:*"), VT_SCOPE_BAD_WILDCARD);
+	ck_assert_int_eq(REQUIRED(""), VT_SCOPE_BAD_LENGTH);
+
+	memset(longest, 'x', sizeof(longest));
+	ck_assert_int_eq(vt_scope_check_granted(longest, VT_SCOPE_MAX_LEN), VT_SCOPE_OK);
+	ck_assert_int_eq(vt_scope_check_granted(longest, VT_SCOPE_MAX_LEN + 1), VT_SCOPE_BAD_LENGTH);
+	ck_assert_int_eq(VT_SCOPE_MAX_LEN, 100);
+}
+END_TEST
+
+START_TEST(test_scope_grants)
+{
+	ck_assert(GRANTS("*", "anything"));
+	ck_assert(GRANTS("*", "ops:read"));
+	ck_assert(GRANTS("read", "read"));
+	ck_assert(!GRANTS("read", "Read"));
+	ck_assert(!GRANTS("read", "reads"));
+	ck_assert(!GRANTS("reads", "read"));
+	ck_assert(GRANTS("ops:*", "ops:read"));
+	ck_assert(GRANTS("ops:*", "ops:read:all"));
+	ck_assert(!GRANTS("ops:*", "ops"));
+	ck_assert(!GRANTS("ops:*", "ops:"));
+	ck_assert(!GRANTS("ops:*", "opsx:read"));
+	ck_assert(!GRANTS("ops:*", "flights:read"));
+	ck_assert(GRANTS("a:b:*", "a:b:c"));
+	ck_assert(!GRANTS("a:b:*", "a:c"));
+	ck_assert(!GRANTS("ops:read", "ops:*"));
+}
+END_TEST
+
+static Suite *
+scope_suite(void)
+{
+	Suite	   *s = suite_create("vt_scope");
+	TCase	   *tc = tcase_create("scope");
+
+	tcase_add_test(tc, test_scope_grammar);
+	tcase_add_test(tc, test_scope_grants);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---------------------------------------------------------------- ipnet */
+
+static vt_ipnet
+v4(int a, int b, int c, int d, int bits)
+{
+	vt_ipnet	n = {VT_IPV4, (uint8_t) bits, {0}};
+
+	n.addr[0] = (uint8_t) a;
+	n.addr[1] = (uint8_t) b;
+	n.addr[2] = (uint8_t) c;
+	n.addr[3] = (uint8_t) d;
+	return n;
+}
+
+/* An IPv6 address from its 8 groups. */
+static vt_ipnet
+v6(const uint16_t g[8], int bits)
+{
+	vt_ipnet	n = {VT_IPV6, (uint8_t) bits, {0}};
+
+	for (int i = 0; i < 8; i++)
+	{
+		n.addr[2 * i] = (uint8_t) (g[i] >> 8);
+		n.addr[2 * i + 1] = (uint8_t) (g[i] & 0xff);
+	}
+	return n;
+}
+
+START_TEST(test_ipnet_v4)
+{
+	vt_ipnet	net = v4(10, 1, 0, 0, 16);
+	vt_ipnet	odd = v4(192, 168, 1, 128, 25);
+	vt_ipnet	any = v4(0, 0, 0, 0, 0);
+	vt_ipnet	host = v4(203, 0, 113, 7, 32);
+
+	ck_assert(vt_ipnet_contains(&net, &(vt_ipnet) {0}) == false);
+	{
+		vt_ipnet	in = v4(10, 1, 255, 255, 32);
+		vt_ipnet	out = v4(10, 2, 0, 0, 32);
+
+		ck_assert(vt_ipnet_contains(&net, &in));
+		ck_assert(!vt_ipnet_contains(&net, &out));
+	}
+	{
+		vt_ipnet	in = v4(192, 168, 1, 200, 32);
+		vt_ipnet	out = v4(192, 168, 1, 127, 32);
+
+		ck_assert(vt_ipnet_contains(&odd, &in));
+		ck_assert(!vt_ipnet_contains(&odd, &out));
+	}
+	{
+		vt_ipnet	c = v4(1, 2, 3, 4, 32);
+		vt_ipnet	same = v4(203, 0, 113, 7, 32);
+		vt_ipnet	next = v4(203, 0, 113, 8, 32);
+
+		ck_assert(vt_ipnet_contains(&any, &c));
+		ck_assert(vt_ipnet_contains(&host, &same));
+		ck_assert(!vt_ipnet_contains(&host, &next));
+	}
+}
+END_TEST
+
+START_TEST(test_ipnet_v6_and_mapped)
+{
+	const uint16_t doc[8] = {0x2001, 0x0db8, 0, 0, 0, 0, 0, 0};
+	const uint16_t in_g[8] = {0x2001, 0x0db8, 0xffff, 0, 0, 0, 0, 1};
+	const uint16_t out_g[8] = {0x2001, 0x0db9, 0, 0, 0, 0, 0, 1};
+	const uint16_t mapped_g[8] = {0, 0, 0, 0, 0, 0xffff, 0x0a01, 0x0203};	/* ::ffff:10.1.2.3 */
+	const uint16_t zero_g[8] = {0};
+	vt_ipnet	net = v6(doc, 32);
+	vt_ipnet	in = v6(in_g, 128);
+	vt_ipnet	out = v6(out_g, 128);
+	vt_ipnet	mapped = v6(mapped_g, 128);
+	vt_ipnet	net4 = v4(10, 1, 0, 0, 16);
+	vt_ipnet	any6 = v6(zero_g, 0);
+	vt_ipnet	client4 = v4(10, 1, 2, 3, 32);
+
+	ck_assert(vt_ipnet_contains(&net, &in));
+	ck_assert(!vt_ipnet_contains(&net, &out));
+	/* An IPv4-mapped client is matched as IPv4 ... */
+	ck_assert(vt_ipnet_contains(&net4, &mapped));
+	/* ... otherwise families never mix, not even with /0. */
+	ck_assert(!vt_ipnet_contains(&any6, &client4));
+	ck_assert(!vt_ipnet_contains(&net4, &in));
+	ck_assert(vt_ipnet_contains(&any6, &in));
+}
+END_TEST
+
+static Suite *
+ipnet_suite(void)
+{
+	Suite	   *s = suite_create("vt_ipnet");
+	TCase	   *tc = tcase_create("ipnet");
+
+	tcase_add_test(tc, test_ipnet_v4);
+	tcase_add_test(tc, test_ipnet_v6_and_mapped);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -781,6 +953,8 @@ main(void)
 	srunner_add_suite(sr, base62_suite());
 	srunner_add_suite(sr, token_suite());
 	srunner_add_suite(sr, period_suite());
+	srunner_add_suite(sr, scope_suite());
+	srunner_add_suite(sr, ipnet_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -12,7 +12,9 @@
 #include "utils/guc.h"
 
 #include "vatoken.h"
+#include "vt_audit.h"
 #include "vt_counters.h"
+#include "vt_policy.h"
 #include "vt_standby.h"
 #include "vt_tokcache.h"
 #include "vt_worker.h"
@@ -36,6 +38,26 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("vatoken.max_lifetime",
+							"Longest lifetime of a token; 0 means tokens may never expire.",
+							"When set, a token created or rotated without an expiry gets the longest "
+							"allowed, and a later expiry is an error.",
+							&vt_max_lifetime_min,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("vatoken.actor",
+							   "The application's user who makes the next changes, for the audit trail.",
+							   "Set it with SET LOCAL before calling vatoken_create, vatoken_update, "
+							   "vatoken_rotate or vatoken_delete.",
+							   &vt_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
 
 	/* A postmaster-level setting can only be defined while preloading. */
 	if (process_shared_preload_libraries_in_progress)

@@ -13,6 +13,7 @@
 
 #include "common/sha2.h"
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 #include "utils/date.h"
 
 #include "vt_period.h"
@@ -23,13 +24,40 @@
 #define VT_DAY_FROM_DATEADT(d)	((vt_day) ((d) + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
 #define VT_DATEADT_FROM_DAY(d)	((DateADT) ((d) - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)))
 
-/* A token's row as validate returns it. */
+/*
+ * A token's row as validate and verify need it: who it is and its policy
+ * (schema 2.0; for an older schema, the defaults: no expiry, enabled, every
+ * scope, any client).
+ */
 typedef struct vt_token_row
 {
 	int64		token_id;
+	uint64		tag;			/* first 8 bytes of token_hash: its counters' tag */
+	bool		previous;		/* found by its previous secret (2.0 rotation), */
+	TimestampTz previous_valid_until;	/* valid until then */
 	text	   *owner;			/* palloc'd in the caller's memory context */
 	text	   *name;
+	bool		has_expiry;
+	TimestampTz expires_at;
+	bool		disabled;
+	bool		revoked;		/* reported leaked */
+	ArrayType  *scopes;			/* text[]; NULL: every scope */
+	ArrayType  *clients;		/* cidr[]; NULL: any client */
 } vt_token_row;
+
+/* The policy of a token without one: no expiry, enabled, every scope, any client. */
+static inline void
+vt_token_row_default_policy(vt_token_row *row)
+{
+	row->previous = false;
+	row->previous_valid_until = 0;
+	row->has_expiry = false;
+	row->expires_at = 0;
+	row->disabled = false;
+	row->revoked = false;
+	row->scopes = NULL;
+	row->clients = NULL;
+}
 
 /*
  * The identity of a counted token: the OID of its database's vatoken.tokens,

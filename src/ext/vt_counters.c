@@ -305,15 +305,6 @@ vt_attach(void)
 	before_shmem_exit(vt_detach_callback, (Datum) 0);
 }
 
-uint64
-vt_token_tag(const uint8 *hash)
-{
-	uint64		tag;
-
-	memcpy(&tag, hash, sizeof(tag));
-	return tag;
-}
-
 static void
 vt_make_key(vt_counter_key *key, Oid dbid, const vt_token_ident *token, vt_day day)
 {

@@ -28,9 +28,6 @@ extern void vt_counters_install_hooks(void);
 /* True when this server counts in shared memory (the library is preloaded). */
 extern bool vt_counters_active(void);
 
-/* The tag of a token: the first 8 bytes of its SHA-256. */
-extern uint64 vt_token_tag(const uint8 *hash);
-
 /*
  * Count one call of a token of the current database on local day "day".
  * Never waits for a row lock, never writes to a table and never fails for

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -20,6 +21,8 @@
 #include "utils/memutils.h"
 
 #include "vatoken.h"
+#include "vt_audit.h"
+#include "vt_policy.h"
 #include "vt_usage.h"
 #include "vt_resolve.h"
 #include "vt_standby.h"
@@ -29,6 +32,10 @@
 
 PG_FUNCTION_INFO_V1(vatoken_create);
 PG_FUNCTION_INFO_V1(vatoken_validate);
+PG_FUNCTION_INFO_V1(vatoken_verify);
+PG_FUNCTION_INFO_V1(vatoken_update);
+PG_FUNCTION_INFO_V1(vatoken_report_leak);
+PG_FUNCTION_INFO_V1(vatoken_rotate);
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
@@ -89,18 +96,11 @@ vt_return_result(FunctionCallInfo fcinfo, Datum *values, bool *nulls)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-Datum
-vatoken_create(PG_FUNCTION_ARGS)
+/* A new token: its plaintext in token, its hash and hint (last four characters). */
+static void
+vt_new_secret(char token[VT_TOKEN_LEN + 1], uint8 hash[VT_HASH_LEN], text **hint)
 {
-	text	   *owner = vt_check_owner(fcinfo, 0);
-	text	   *name = vt_check_name(fcinfo, 1);
 	uint8		secret[VT_SECRET_BYTES];
-	char		token[VT_TOKEN_LEN + 1];
-	uint8		hash[VT_HASH_LEN];
-	int64		token_id;
-	TimestampTz created_at;
-	Datum		values[4];
-	bool		nulls[4] = {false};
 
 	if (!pg_strong_random(secret, sizeof(secret)))
 		ereport(ERROR,
@@ -109,103 +109,363 @@ vatoken_create(PG_FUNCTION_ARGS)
 	vt_token_format(secret, token);
 	explicit_bzero(secret, sizeof(secret));
 	vt_hash_token(token, VT_TOKEN_LEN, hash);
+	*hint = cstring_to_text_with_len(token + VT_TOKEN_LEN - 4, 4);
+}
+
+/*
+ * vatoken_create(owner, name [, expires_at, scopes, allowed_clients]): the
+ * policy arguments exist from 2.0; declared with two arguments (an older
+ * schema, until ALTER EXTENSION UPDATE), it inserts no policy.
+ */
+Datum
+vatoken_create(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	text	   *name = vt_check_name(fcinfo, 1);
+	bool		with_policy = PG_NARGS() >= 5;
+	vt_new_policy policy = {0};
+	char		token[VT_TOKEN_LEN + 1];
+	uint8		hash[VT_HASH_LEN];
+	int64		token_id;
+	TimestampTz created_at;
+	Datum		values[5];
+	bool		nulls[5] = {false};
+
+	if (with_policy)
+	{
+		bool		no_expiry;
+		bool		any_client;
+
+		policy.expires_at = vt_check_expiry(fcinfo, 2, false, &no_expiry);
+		policy.has_expiry = !no_expiry;
+		policy.scopes = vt_check_scopes(fcinfo, 3);
+		policy.clients = vt_check_clients(fcinfo, 4, &any_client);
+	}
+
+	vt_new_secret(token, hash, &policy.hint);
 
 	vt_store_connect();
-	vt_store_insert(owner, name, hash, &token_id, &created_at);
+	vt_store_insert(owner, name, hash, with_policy ? &policy : NULL, &token_id, &created_at);
+	if (with_policy)
+	{
+		vt_audit_item items[3] = {
+			{"expires_at", TIMESTAMPTZOID, TimestampTzGetDatum(policy.expires_at), !policy.has_expiry},
+			{"scopes", TEXTARRAYOID, PointerGetDatum(policy.scopes), policy.scopes == NULL},
+			{"allowed_clients", CIDRARRAYOID, PointerGetDatum(policy.clients), policy.clients == NULL},
+		};
+
+		vt_audit_event(owner, "create", token_id, name, 3, items);
+	}
 	vt_store_disconnect();
 
 	values[0] = Int64GetDatum(token_id);
 	values[1] = PointerGetDatum(cstring_to_text_with_len(token, VT_TOKEN_LEN));
 	values[2] = PointerGetDatum(name);
 	values[3] = TimestampTzGetDatum(created_at);
+	values[4] = TimestampTzGetDatum(policy.expires_at);
+	nulls[4] = !policy.has_expiry;
 	explicit_bzero(token, sizeof(token));
 	return vt_return_one_row(fcinfo, values, nulls);
 }
 
 /*
- * Exactly one row for any input, never an error caused by the input.
- * Malformed input is answered without reading any table; a huge value is
- * rejected by its length before it is detoasted.
+ * vatoken_update(owner, token_id, name, expires_at, scopes, allowed_clients,
+ * enabled): NULL leaves a field as it is; false when owner has no such
+ * token.  Every argument is checked before anything is written.
  */
+Datum
+vatoken_update(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	vt_policy_change change = {0};
+	text	   *new_name = NULL;
+	bool		updated;
+
+	if (!PG_ARGISNULL(2))
+		change.name = vt_check_name(fcinfo, 2);
+	if (!PG_ARGISNULL(3))
+	{
+		bool		no_expiry;
+
+		change.set_expiry = true;
+		change.expires_at = vt_check_expiry(fcinfo, 3, true, &no_expiry);
+		change.has_expiry = !no_expiry;
+	}
+	change.scopes = vt_check_scopes(fcinfo, 4);
+	if (!PG_ARGISNULL(5))
+	{
+		bool		any_client;
+
+		change.set_clients = true;
+		change.clients = vt_check_clients(fcinfo, 5, &any_client);
+	}
+	if (!PG_ARGISNULL(6))
+	{
+		change.set_enabled = true;
+		change.enabled = PG_GETARG_BOOL(6);
+	}
+
+	vt_store_connect();
+	updated = vt_store_update(owner, token_id, &change, &new_name);
+	if (updated)
+	{
+		vt_audit_item items[4];
+		int			n = 0;
+
+		if (change.name)
+			items[n++] = (vt_audit_item) {"name", TEXTOID, PointerGetDatum(change.name), false};
+		if (change.set_expiry)
+			items[n++] = (vt_audit_item) {"expires_at", TIMESTAMPTZOID,
+				TimestampTzGetDatum(change.expires_at), !change.has_expiry};
+		if (change.scopes)
+			items[n++] = (vt_audit_item) {"scopes", TEXTARRAYOID, PointerGetDatum(change.scopes), false};
+		if (change.set_clients)
+			items[n++] = (vt_audit_item) {"allowed_clients", CIDRARRAYOID,
+				PointerGetDatum(change.clients), change.clients == NULL};
+		if (n > 0)
+			vt_audit_event(owner, "update", token_id, new_name, n, items);
+		if (change.set_enabled)
+			vt_audit_event(owner, change.enabled ? "enable" : "disable", token_id, new_name, 0, NULL);
+	}
+	vt_store_disconnect();
+	PG_RETURN_BOOL(updated);
+}
+
+/*
+ * The verdict on a presented token: its status, and the token's row when it
+ * was found (any status but "malformed" and "unknown").  Never an error
+ * caused by the input: malformed input is answered without reading any
+ * table, and a huge value is rejected by its length before it is
+ * detoasted.  Only a "valid" call is counted.
+ */
+static const char *
+vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
+			   vt_token_row *row)
+{
+	text	   *token;
+	uint8		hash[VT_HASH_LEN];
+	vt_rels		rels;
+	bool		found;
+	const char *status;
+
+	if (PG_ARGISNULL(0) ||
+		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
+		return "malformed";
+	token = PG_GETARG_TEXT_PP(0);
+	if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
+		return "malformed";
+
+	/*
+	 * A hot standby needs the preload, and may be too far behind to trust;
+	 * decided before any lookup, so it tells nothing about the token.
+	 */
+	if (vt_standby_refuses())
+		return "stale";
+
+	vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+	(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
+	if (vt_usage_in_shmem())
+	{
+		/*
+		 * Fast path: this session's cache or an index probe, and an atomic
+		 * add; no SPI.
+		 */
+		found = vt_tokcache_lookup(&rels, hash, row);
+		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			vt_usage_count(&rels, row->token_id, row->tag);
+	}
+	else
+	{
+		/*
+		 * Transactional: lock the row so the usage row can reference it.
+		 * vatoken_validate's and vatoken_verify's declarations do not pin
+		 * search_path (that costs the fast path, which resolves no name);
+		 * the SPI work pins it here, as the SET clause would.  Every name in
+		 * the statements is qualified as well.
+		 */
+		int			nestlevel = NewGUCNestLevel();
+
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		vt_store_connect();
+		found = vt_store_lookup_locked(rels.schema_2_0, hash, row);
+		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			vt_usage_count(&rels, row->token_id, row->tag);
+		vt_store_disconnect();
+		AtEOXact_GUC(true, nestlevel);
+	}
+	return status;
+}
+
+/* Did the verdict find the token (so the answer may name it)? */
+static bool
+vt_token_found(const char *status)
+{
+	return strcmp(status, "malformed") != 0 && strcmp(status, "unknown") != 0 &&
+		strcmp(status, "stale") != 0;
+}
+
+/* Exactly one row for any input, never an error caused by the input. */
 Datum
 vatoken_validate(PG_FUNCTION_ARGS)
 {
 	Datum		values[5];
 	bool		nulls[5] = {false, false, true, true, true};
-	const char *status = "malformed";
-	text	   *token = NULL;
+	vt_token_row row;
+	const char *status = vt_check_token(fcinfo, NULL, NULL, &row);
 
-	if (!PG_ARGISNULL(0) &&
-		toast_raw_datum_size(PG_GETARG_DATUM(0)) == VARHDRSZ + VT_TOKEN_LEN)
+	if (vt_token_found(status))
 	{
-		token = PG_GETARG_TEXT_PP(0);
-		if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
-			token = NULL;
+		values[2] = Int64GetDatum(row.token_id);
+		values[3] = PointerGetDatum(row.owner);
+		values[4] = PointerGetDatum(row.name);
+		nulls[2] = nulls[3] = nulls[4] = false;
 	}
-
-	/* A hot standby needs the preload, and may be too far behind to trust. */
-	if (token != NULL && vt_standby_refuses())
-	{
-		token = NULL;
-		status = "stale";
-	}
-
-	if (token != NULL)
-	{
-		uint8		hash[VT_HASH_LEN];
-		vt_token_row row;
-		vt_rels		rels;
-		bool		found;
-
-		vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
-		(void) vt_resolve(&rels, false, AccessShareLock, NoLock, true);
-		if (vt_usage_in_shmem())
-		{
-			/*
-			 * Fast path: this session's cache or an index probe, and an
-			 * atomic add; no SPI.
-			 */
-			found = vt_tokcache_lookup(&rels, hash, &row);
-			if (found)
-				vt_usage_count(&rels, row.token_id, hash);
-		}
-		else
-		{
-			/*
-			 * Transactional: lock the row so the usage row can reference it.
-			 * vatoken_validate's declaration does not pin search_path (that
-			 * costs the fast path, which resolves no name); its SPI work
-			 * pins it here, as the SET clause would.  Every name in the
-			 * statements is qualified as well.
-			 */
-			int			nestlevel = NewGUCNestLevel();
-
-			(void) set_config_option("search_path", "pg_catalog, pg_temp",
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
-			vt_store_connect();
-			found = vt_store_lookup_locked(hash, &row);
-			if (found)
-				vt_usage_count(&rels, row.token_id, hash);
-			vt_store_disconnect();
-			AtEOXact_GUC(true, nestlevel);
-		}
-
-		if (found)
-		{
-			status = "valid";
-			values[2] = Int64GetDatum(row.token_id);
-			values[3] = PointerGetDatum(row.owner);
-			values[4] = PointerGetDatum(row.name);
-			nulls[2] = nulls[3] = nulls[4] = false;
-		}
-		else
-			status = "unknown";
-	}
-
 	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
 	values[1] = CStringGetTextDatum(status);
 	return vt_return_result(fcinfo, values, nulls);
+}
+
+/*
+ * vatoken_verify(token, scopes, client): vatoken_validate with the scopes
+ * the call needs and the caller's address; one row for any input.
+ */
+Datum
+vatoken_verify(PG_FUNCTION_ARGS)
+{
+	Datum		values[7];
+	bool		nulls[7] = {false, false, true, true, true, true, true};
+	vt_token_row row;
+	ArrayType  *required = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	inet	   *client = PG_ARGISNULL(2) ? NULL : PG_GETARG_INET_PP(2);
+	const char *status = vt_check_token(fcinfo, required, client, &row);
+
+	if (vt_token_found(status))
+	{
+		values[2] = Int64GetDatum(row.token_id);
+		values[3] = PointerGetDatum(row.owner);
+		values[4] = PointerGetDatum(row.name);
+		values[5] = PointerGetDatum(vt_policy_scopes(&row));
+		values[6] = TimestampTzGetDatum(row.expires_at);
+		nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
+		nulls[6] = !row.has_expiry;
+	}
+	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
+	values[1] = CStringGetTextDatum(status);
+	return vt_return_result(fcinfo, values, nulls);
+}
+
+/*
+ * vatoken_rotate(owner, token_id, grace): a new secret for the same token.
+ * The previous secret stays valid until now + grace (never past the expiry)
+ * and is then unknown; rotating again ends an older previous secret at once.
+ * No row if owner has no such token.
+ */
+Datum
+vatoken_rotate(PG_FUNCTION_ARGS)
+{
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	TimestampTz now = vt_now();
+	TimestampTz valid_until = now;
+	TimestampTz expires_at = 0;
+	bool		renew = vt_max_lifetime_min > 0;
+	char		token[VT_TOKEN_LEN + 1];
+	uint8		hash[VT_HASH_LEN];
+	text	   *hint;
+	int			rc;
+	bool		until_null;
+	text	   *name = NULL;
+	Datum		values[3];
+	bool		nulls[3] = {false};
+
+	if (!PG_ARGISNULL(2))
+	{
+		valid_until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(now),
+															  PG_GETARG_DATUM(2)));
+		if (valid_until < now)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("grace must not be negative")));
+	}
+	if (renew)
+		expires_at = now + (TimestampTz) vt_max_lifetime_min * 60 * USECS_PER_SEC;
+
+	vt_new_secret(token, hash, &hint);
+	vt_store_connect();
+	rc = vt_store_rotate(owner, token_id, hash, hint, valid_until > now, valid_until,
+						 renew, expires_at, &valid_until, &until_null, &name);
+	if (rc > 0)
+	{
+		vt_audit_item items[1] = {
+			{"previous_valid_until", TIMESTAMPTZOID, TimestampTzGetDatum(valid_until), until_null},
+		};
+
+		vt_audit_event(owner, "rotate", token_id, name, 1, items);
+	}
+	vt_store_disconnect();
+	if (rc < 0)
+	{
+		explicit_bzero(token, sizeof(token));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot rotate a revoked token"),
+				 errdetail("A token reported leaked stays revoked; create a new one.")));
+	}
+
+	vt_init_srf(fcinfo);
+	if (rc > 0)
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+		values[0] = Int64GetDatum(token_id);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(token, VT_TOKEN_LEN));
+		values[2] = TimestampTzGetDatum(valid_until);
+		nulls[2] = until_null;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	explicit_bzero(token, sizeof(token));
+	return (Datum) 0;
+}
+
+/*
+ * vatoken_report_leak(token, source): revoke a live, well-formed token at
+ * once, for good.  Returns nothing and raises no error caused by the input,
+ * so it tells the caller nothing about whether the token existed.
+ */
+Datum
+vatoken_report_leak(PG_FUNCTION_ARGS)
+{
+	text	   *token;
+	uint8		hash[VT_HASH_LEN];
+	text	   *source;
+	text	   *owner;
+	text	   *name;
+	int64		token_id;
+
+	if (PG_ARGISNULL(0) ||
+		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
+		PG_RETURN_VOID();
+	token = PG_GETARG_TEXT_PP(0);
+	if (vt_token_check(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token)) != VT_TOKEN_OK)
+		PG_RETURN_VOID();
+	vt_hash_token(VARDATA_ANY(token), VT_TOKEN_LEN, hash);
+	source = vt_clean_source(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+
+	vt_store_connect();
+	if (vt_store_revoke(hash, source, vt_now(), &owner, &token_id, &name))
+	{
+		vt_audit_item items[1] = {{"source", TEXTOID, PointerGetDatum(source), source == NULL}};
+
+		vt_audit_event(owner, "leak", token_id, name, 1, items);
+	}
+	vt_store_disconnect();
+	PG_RETURN_VOID();
 }
 
 /* Emit vatoken_list's or vatoken_usage's rows. */
@@ -216,12 +476,14 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	vt_usage_row *rows;
 	int			n;
 
+	TimestampTz now = vt_now();
+
 	vt_init_srf(fcinfo);
 	rows = vt_usage_read(owner, token_id, &n);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {false};
+		Datum		values[16];
+		bool		nulls[16] = {false};
 		int			c = 0;
 
 		if (token_id == NULL)
@@ -234,6 +496,34 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 		}
 		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
 			values[c++] = Int64GetDatum(rows[i].calls[k]);
+		/* 2.0's list: the policy, after the 1.x columns. */
+		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 7)
+		{
+			nulls[c] = !rows[i].has_expiry;
+			values[c++] = TimestampTzGetDatum(rows[i].expires_at);
+			values[c++] = CStringGetTextDatum(vt_policy_state(rows[i].revoked,
+															  rows[i].disabled,
+															  rows[i].has_expiry,
+															  rows[i].expires_at, now));
+			values[c++] = rows[i].scopes;
+			nulls[c] = rows[i].clients_null;
+			values[c++] = rows[i].clients;
+			nulls[c] = rows[i].hint_null;
+			values[c++] = rows[i].hint;
+			if (rows[i].revoked)
+			{
+				values[c++] = rows[i].source_null ?
+					CStringGetTextDatum("leaked") :
+					CStringGetTextDatum(psprintf("leaked (reported by %s)",
+												 TextDatumGetCString(rows[i].revoked_source)));
+				values[c++] = TimestampTzGetDatum(rows[i].revoked_at);
+			}
+			else
+			{
+				nulls[c++] = true;
+				nulls[c++] = true;
+			}
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -262,9 +552,12 @@ vatoken_delete(PG_FUNCTION_ARGS)
 	text	   *owner = vt_check_owner(fcinfo, 0);
 	int64		token_id = vt_check_token_id(fcinfo, 1);
 	bool		deleted;
+	text	   *name;
 
 	vt_store_connect();
-	deleted = vt_store_delete(owner, token_id);
+	deleted = vt_store_delete(owner, token_id, &name);
+	if (deleted)
+		vt_audit_event(owner, "delete", token_id, name, 0, NULL);
 	vt_store_disconnect();
 	PG_RETURN_BOOL(deleted);
 }

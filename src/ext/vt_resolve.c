@@ -38,7 +38,7 @@ static void
 vt_relcache_callback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == cache.tokens || relid == cache.usage ||
-		relid == cache.tokens_hash_index)
+		relid == cache.tokens_hash_index || relid == cache.tokens_previous_index)
 		cache_valid = false;
 }
 
@@ -75,6 +75,18 @@ vt_member_relation(const char *name, Oid nspid, Oid extoid)
 	if (!OidIsValid(relid) || getExtensionOfObject(RelationRelationId, relid) != extoid)
 		return InvalidOid;
 	return relid;
+}
+
+/* The index of the tokens table (cache.tokens, found first) with this name. */
+static Oid
+vt_tokens_index(const char *name, Oid nspid)
+{
+	Oid			index = get_relname_relid(name, nspid);
+
+	if (!OidIsValid(index) || !OidIsValid(cache.tokens) ||
+		IndexGetRelation(index, true) != cache.tokens)
+		return InvalidOid;
+	return index;
 }
 
 /*
@@ -122,16 +134,37 @@ vt_cache_fill_once(void)
 		return false;
 	cache.tokens = vt_member_relation("tokens", nspid, extoid);
 	cache.usage = vt_member_relation("usage", nspid, extoid);
-	cache.tokens_hash_index = get_relname_relid("tokens_token_hash_key", nspid);
-	if (OidIsValid(cache.tokens_hash_index) && OidIsValid(cache.tokens) &&
-		IndexGetRelation(cache.tokens_hash_index, true) != cache.tokens)
-		cache.tokens_hash_index = InvalidOid;
 	version = vt_extversion(extoid);
-	if (!OidIsValid(cache.tokens) || !OidIsValid(cache.usage) ||
-		!OidIsValid(cache.tokens_hash_index) || version == NULL)
+	if (version == NULL)
 		return false;
 	cache.schema_1_0 = strcmp(version, "1.0") == 0;
+	cache.schema_2_0 = atoi(version) >= 2;
 	pfree(version);
+	/* A token's current secret: token_hash before 2.0, secret_hash from 2.0. */
+	cache.tokens_hash_index = vt_tokens_index(cache.schema_2_0 ? "tokens_secret_hash_key" :
+											  "tokens_token_hash_key", nspid);
+	if (cache.schema_2_0)
+		cache.tokens_previous_index = vt_tokens_index("tokens_previous_hash_key", nspid);
+	if (!OidIsValid(cache.tokens) || !OidIsValid(cache.usage) ||
+		!OidIsValid(cache.tokens_hash_index) ||
+		(cache.schema_2_0 && !OidIsValid(cache.tokens_previous_index)))
+		return false;
+	if (cache.schema_2_0)
+	{
+		/* By name: a column dropped by an earlier update shifts the numbers. */
+		cache.att_expires_at = get_attnum(cache.tokens, "expires_at");
+		cache.att_scopes = get_attnum(cache.tokens, "scopes");
+		cache.att_allowed_clients = get_attnum(cache.tokens, "allowed_clients");
+		cache.att_disabled_at = get_attnum(cache.tokens, "disabled_at");
+		cache.att_revoked_at = get_attnum(cache.tokens, "revoked_at");
+		cache.att_previous_valid_until = get_attnum(cache.tokens, "previous_valid_until");
+		if (cache.att_expires_at == InvalidAttrNumber || cache.att_scopes == InvalidAttrNumber ||
+			cache.att_allowed_clients == InvalidAttrNumber ||
+			cache.att_disabled_at == InvalidAttrNumber ||
+			cache.att_revoked_at == InvalidAttrNumber ||
+			cache.att_previous_valid_until == InvalidAttrNumber)
+			return false;
+	}
 	return true;
 }
 
@@ -177,7 +210,8 @@ vt_resolve(vt_rels *rels, bool with_usage, LOCKMODE tokens_mode,
 		if (!cache_valid)
 			(void) vt_cache_fill();
 		if (cache_valid && cache.tokens == locked.tokens && cache.usage == locked.usage &&
-			cache.tokens_hash_index == locked.tokens_hash_index)
+			cache.tokens_hash_index == locked.tokens_hash_index &&
+			cache.tokens_previous_index == locked.tokens_previous_index)
 		{
 			*rels = cache;
 			return VT_RESOLVED;

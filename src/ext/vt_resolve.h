@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "access/attnum.h"
 #include "storage/lockdefs.h"
 
 /* Schema that holds the extension's tables (created by the install script). */
@@ -16,9 +17,18 @@
 typedef struct vt_rels
 {
 	Oid			tokens;			/* vatoken.tokens */
-	Oid			tokens_hash_index;	/* its unique index on token_hash */
+	Oid			tokens_hash_index;	/* its unique index on the current secret's hash */
+	Oid			tokens_previous_index;	/* 2.0: on the previous secret's hash */
 	Oid			usage;			/* vatoken.usage */
 	bool		schema_1_0;		/* a token's last use is tokens.last_used_at */
+	bool		schema_2_0;		/* tokens carry a policy (2.0 and later) */
+	/* 2.0: attribute numbers of the policy columns of tokens */
+	AttrNumber	att_expires_at;
+	AttrNumber	att_scopes;
+	AttrNumber	att_allowed_clients;
+	AttrNumber	att_disabled_at;
+	AttrNumber	att_revoked_at;
+	AttrNumber	att_previous_valid_until;
 } vt_rels;
 
 typedef enum vt_resolved

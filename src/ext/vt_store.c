@@ -19,6 +19,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -32,7 +33,7 @@ typedef struct vt_plan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[7];
+	Oid			argtypes[9];
 	SPIPlanPtr	plan;
 	bool		generic;		/* always the generic plan (see below) */
 } vt_plan;
@@ -40,6 +41,8 @@ typedef struct vt_plan
 #define EQ " OPERATOR(pg_catalog.=) "
 #define GE " OPERATOR(pg_catalog.>=) "
 #define LE " OPERATOR(pg_catalog.<=) "
+#define GT " OPERATOR(pg_catalog.>) "
+#define LT " OPERATOR(pg_catalog.<) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 
 static vt_plan plan_insert = {
@@ -48,14 +51,101 @@ static vt_plan plan_insert = {
 	3, {TEXTOID, TEXTOID, BYTEAOID}
 };
 
+static vt_plan plan_insert_2_0 = {
+	"INSERT INTO vatoken.tokens (owner, name, token_hash, secret_hash, expires_at, scopes,"
+	"  allowed_clients, hint)"
+	" VALUES ($1, $2, $3, $3, $4, COALESCE($5, '{*}'::pg_catalog.text[]), $6, $7)"
+	" RETURNING token_id, created_at",
+	7, {TEXTOID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TEXTARRAYOID, CIDRARRAYOID, TEXTOID}
+};
+
+/*
+ * $3 name, $5 expiry (when $4), $6 scopes, $8 allowed clients (when $7),
+ * $9 enabled; NULL (or a false flag) leaves a field as it is.
+ */
+static vt_plan plan_update = {
+	"UPDATE vatoken.tokens SET"
+	" name = COALESCE($3, name),"
+	" expires_at = CASE WHEN $4 THEN $5 ELSE expires_at END,"
+	" scopes = COALESCE($6, scopes),"
+	" allowed_clients = CASE WHEN $7 THEN $8 ELSE allowed_clients END,"
+	" disabled_at = CASE WHEN $9 IS NULL THEN disabled_at WHEN $9 THEN NULL"
+	"   ELSE COALESCE(disabled_at, pg_catalog.now()) END"
+	" WHERE owner" EQ "$1 AND token_id" EQ "$2 RETURNING name",
+	9, {TEXTOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
+	CIDRARRAYOID, BOOLOID}
+};
+
 static vt_plan plan_lookup_locked = {
-	"SELECT token_id, owner, name FROM vatoken.tokens WHERE token_hash" EQ "$1"
-	" FOR KEY SHARE",
+	"SELECT token_id, owner, name, pg_catalog.substr(token_hash, 1, 8)"
+	" FROM vatoken.tokens WHERE token_hash" EQ "$1 FOR KEY SHARE",
 	1, {BYTEAOID}
 };
 
+static vt_plan plan_lookup_locked_2_0 = {
+	"SELECT token_id, owner, name, pg_catalog.substr(token_hash, 1, 8),"
+	" expires_at, disabled_at IS NOT NULL, scopes, allowed_clients, revoked_at IS NOT NULL,"
+	" secret_hash IS DISTINCT FROM $1, previous_valid_until"
+	" FROM vatoken.tokens WHERE secret_hash" EQ "$1 OR previous_hash" EQ "$1 FOR KEY SHARE",
+	1, {BYTEAOID}
+};
+
+/* A leak report: revoke the live token with this hash, once. */
+static vt_plan plan_revoke = {
+	"UPDATE vatoken.tokens SET revoked_at = pg_catalog.now(), revoked_source = $2"
+	" WHERE (secret_hash" EQ "$1 OR (previous_hash" EQ "$1"
+	"  AND previous_valid_until" GT "$3))"
+	" AND revoked_at IS NULL RETURNING owner, token_id, name",
+	3, {BYTEAOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+/*
+ * Rotation: the new secret $3 becomes the current one; the current one
+ * becomes the previous one until $6 (LEAST with the expiry) when $5, else
+ * no previous secret is left.  $7: renew the expiry to $8.  A revoked token
+ * is not changed; it returns true in its first column.
+ */
+static vt_plan plan_rotate = {
+	"WITH old AS (SELECT token_id, revoked_at IS NOT NULL AS revoked FROM vatoken.tokens"
+	"  WHERE owner" EQ "$1 AND token_id" EQ "$2 FOR UPDATE),"
+	" upd AS (UPDATE vatoken.tokens t SET"
+	"  previous_hash = CASE WHEN $5 THEN t.secret_hash END,"
+	"  previous_valid_until = CASE WHEN $5 THEN"
+	"   LEAST($6, CASE WHEN $7 THEN $8 ELSE t.expires_at END) END,"
+	"  secret_hash = $3, hint = $4,"
+	"  expires_at = CASE WHEN $7 THEN $8 ELSE t.expires_at END"
+	"  FROM old WHERE t.token_id" EQ "old.token_id AND NOT old.revoked"
+	"  RETURNING t.previous_valid_until, t.name)"
+	" SELECT old.revoked, (SELECT previous_valid_until FROM upd), (SELECT name FROM upd) FROM old",
+	8, {TEXTOID, INT8OID, BYTEAOID, TEXTOID, BOOLOID, TIMESTAMPTZOID, BOOLOID, TIMESTAMPTZOID}
+};
+
+/*
+ * An audit event (2.0): $1 at, $2 owner, $3 event, $4 token, $5 name,
+ * $6 actor, $7/$8 the detail's keys and values (text).  Who and from where
+ * come from the session.
+ */
+static vt_plan plan_audit = {
+	"INSERT INTO vatoken.audit (at, owner, event, token_id, name, actor, role, client,"
+	"  application_name, detail)"
+	" VALUES ($1, $2, $3, $4, $5, $6, SESSION_USER, pg_catalog.inet_client_addr(),"
+	"  pg_catalog.current_setting('application_name'), pg_catalog.jsonb_object($7, $8))",
+	8, {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID}
+};
+
+static vt_plan plan_audit_read = {
+	"SELECT at, event, token_id, name, actor, role, client, application_name, detail"
+	" FROM vatoken.audit WHERE owner" EQ "$1 AND at" GE "$2 ORDER BY at, audit_id",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+static vt_plan plan_audit_prune = {
+	"DELETE FROM vatoken.audit WHERE at" LT "$1",
+	1, {TIMESTAMPTZOID}
+};
+
 static vt_plan plan_delete = {
-	"DELETE FROM vatoken.tokens WHERE owner" EQ "$1 AND token_id" EQ "$2",
+	"DELETE FROM vatoken.tokens WHERE owner" EQ "$1 AND token_id" EQ "$2 RETURNING name",
 	2, {TEXTOID, INT8OID}
 };
 
@@ -204,10 +294,16 @@ static vt_plan plan_flush_1_0 = {
 	VT_SUM_DAYS("u.day" EQ "$2") "," \
 	VT_SUM_DAYS("u.day" GE "$3 AND u.day" LE "$2") "," \
 	VT_SUM_DAYS("u.day" GE "$4 AND u.day" LE "$2") "," \
-	VT_SUM_DAYS("u.day" GE "$5 AND u.day" LE "$6") \
+	VT_SUM_DAYS("u.day" GE "$5 AND u.day" LE "$6")
+#define VT_USAGE_FROM \
 	" FROM vatoken.tokens t" \
 	" LEFT JOIN vatoken.usage u ON u.token_id" EQ "t.token_id" \
 	"  AND u.day" GE "LEAST($3, $5)"
+
+/* 2.0: the policy columns, after the usage. */
+#define VT_POLICY_COLUMNS \
+	", t.expires_at, t.disabled_at IS NOT NULL, t.scopes, t.allowed_clients, t.hint," \
+	" t.revoked_at, t.revoked_source"
 
 #define VT_LIST_WHERE \
 	" WHERE t.owner" EQ "$1" \
@@ -217,27 +313,32 @@ static vt_plan plan_flush_1_0 = {
 	" GROUP BY t.token_id"
 
 static vt_plan plan_list = {
-	VT_USAGE_SELECT(VT_LAST_USED) VT_LIST_WHERE,
+	VT_USAGE_SELECT(VT_LAST_USED) VT_USAGE_FROM VT_LIST_WHERE,
 	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
 };
 
 static vt_plan plan_usage = {
-	VT_USAGE_SELECT(VT_LAST_USED) VT_USAGE_WHERE,
+	VT_USAGE_SELECT(VT_LAST_USED) VT_USAGE_FROM VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
 
+static vt_plan plan_list_2_0 = {
+	VT_USAGE_SELECT(VT_LAST_USED) VT_POLICY_COLUMNS VT_USAGE_FROM VT_LIST_WHERE,
+	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
+};
+
 static vt_plan plan_list_1_0 = {
-	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_LIST_WHERE,
+	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_FROM VT_LIST_WHERE,
 	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
 };
 
 static vt_plan plan_usage_1_0 = {
-	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_WHERE,
+	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_FROM VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
 
 static int
-vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
+vt_execute_nulls(vt_plan *p, Datum *values, const char *nulls, bool read_only, long count)
 {
 	int			rc;
 
@@ -252,11 +353,17 @@ vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
 		SPI_keepplan(plan);
 		p->plan = plan;
 	}
-	rc = SPI_execute_plan(p->plan, values, NULL, read_only, count);
+	rc = SPI_execute_plan(p->plan, values, nulls, read_only, count);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for vatoken statement: %s",
 			 SPI_result_code_string(rc));
 	return rc;
+}
+
+static int
+vt_execute(vt_plan *p, Datum *values, bool read_only, long count)
+{
+	return vt_execute_nulls(p, values, NULL, read_only, count);
 }
 
 static bytea *
@@ -289,17 +396,31 @@ vt_store_disconnect(void)
 }
 
 void
-vt_store_insert(text *owner, text *name, const uint8 *hash,
+vt_store_insert(text *owner, text *name, const uint8 *hash, const vt_new_policy *policy,
 				int64 *token_id, TimestampTz *created_at)
 {
-	Datum		values[3];
+	Datum		values[7];
+	char		nulls[7] = "       ";
 	bool		isnull;
+	int			rc;
 
 	values[0] = PointerGetDatum(owner);
 	values[1] = PointerGetDatum(name);
 	values[2] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
-	if (vt_execute(&plan_insert, values, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
+	if (policy == NULL)
+		rc = vt_execute(&plan_insert, values, false, 1);
+	else
+	{
+		values[3] = TimestampTzGetDatum(policy->expires_at);
+		nulls[3] = policy->has_expiry ? ' ' : 'n';
+		values[4] = PointerGetDatum(policy->scopes);
+		nulls[4] = policy->scopes ? ' ' : 'n';
+		values[5] = PointerGetDatum(policy->clients);
+		nulls[5] = policy->clients ? ' ' : 'n';
+		values[6] = PointerGetDatum(policy->hint);
+		rc = vt_execute_nulls(&plan_insert_2_0, values, nulls, false, 1);
+	}
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not insert vatoken token row");
 
 	*token_id = DatumGetInt64(vt_column(1, &isnull));
@@ -307,32 +428,190 @@ vt_store_insert(text *owner, text *name, const uint8 *hash,
 }
 
 bool
-vt_store_lookup_locked(const uint8 *hash, vt_token_row *row)
+vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 {
 	Datum		values[1];
+	Datum		d;
 	bool		isnull;
 
 	values[0] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
-	vt_execute(&plan_lookup_locked, values, false, 1);
+	vt_execute(schema_2_0 ? &plan_lookup_locked_2_0 : &plan_lookup_locked, values, false, 1);
 	if (SPI_processed == 0)
 		return false;
 
 	row->token_id = DatumGetInt64(vt_column(1, &isnull));
-	/* Copy the text columns out of SPI's memory into the caller's. */
+	/* Copy the varlena columns out of SPI's memory into the caller's. */
 	row->owner = DatumGetTextPP(SPI_datumTransfer(vt_column(2, &isnull), false, -1));
 	row->name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
+	vt_token_row_default_policy(row);
+	memcpy(&row->tag, VARDATA_ANY(DatumGetByteaPP(vt_column(4, &isnull))), sizeof(row->tag));
+	if (schema_2_0)
+	{
+		d = vt_column(5, &isnull);
+		row->has_expiry = !isnull;
+		if (!isnull)
+			row->expires_at = DatumGetTimestampTz(d);
+		row->disabled = DatumGetBool(vt_column(6, &isnull));
+		d = vt_column(7, &isnull);
+		if (!isnull)
+			row->scopes = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
+		d = vt_column(8, &isnull);
+		if (!isnull)
+			row->clients = DatumGetArrayTypeP(SPI_datumTransfer(d, false, -1));
+		row->revoked = DatumGetBool(vt_column(9, &isnull));
+		row->previous = DatumGetBool(vt_column(10, &isnull));
+		d = vt_column(11, &isnull);
+		row->previous_valid_until = isnull ? 0 : DatumGetTimestampTz(d);
+	}
 	return true;
 }
 
 bool
-vt_store_delete(text *owner, int64 token_id)
+vt_store_update(text *owner, int64 token_id, const vt_policy_change *change, text **name)
+{
+	bool		isnull;
+	Datum		values[9];
+	char		nulls[9] = "         ";
+
+	values[0] = PointerGetDatum(owner);
+	values[1] = Int64GetDatum(token_id);
+	values[2] = PointerGetDatum(change->name);
+	nulls[2] = change->name ? ' ' : 'n';
+	values[3] = BoolGetDatum(change->set_expiry);
+	values[4] = TimestampTzGetDatum(change->expires_at);
+	nulls[4] = change->set_expiry && change->has_expiry ? ' ' : 'n';
+	values[5] = PointerGetDatum(change->scopes);
+	nulls[5] = change->scopes ? ' ' : 'n';
+	values[6] = BoolGetDatum(change->set_clients);
+	values[7] = PointerGetDatum(change->clients);
+	nulls[7] = change->set_clients && change->clients ? ' ' : 'n';
+	values[8] = BoolGetDatum(change->enabled);
+	nulls[8] = change->set_enabled ? ' ' : 'n';
+	vt_execute_nulls(&plan_update, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return false;
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	return true;
+}
+
+bool
+vt_store_revoke(const uint8 *hash, text *source, TimestampTz now, text **owner,
+				int64 *token_id, text **name)
+{
+	bool		isnull;
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	values[0] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
+	values[1] = PointerGetDatum(source);
+	nulls[1] = source ? ' ' : 'n';
+	values[2] = TimestampTzGetDatum(now);
+	vt_execute_nulls(&plan_revoke, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return false;
+	*owner = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	*token_id = DatumGetInt64(vt_column(2, &isnull));
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
+	return true;
+}
+
+int
+vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
+				bool keep_previous, TimestampTz previous_valid_until,
+				bool renew_expiry, TimestampTz expires_at, TimestampTz *valid_until,
+				bool *valid_until_null, text **name)
+{
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	bool		isnull;
+
+	values[0] = PointerGetDatum(owner);
+	values[1] = Int64GetDatum(token_id);
+	values[2] = PointerGetDatum(vt_bytea(hash, VT_HASH_LEN));
+	values[3] = PointerGetDatum(hint);
+	values[4] = BoolGetDatum(keep_previous);
+	values[5] = TimestampTzGetDatum(previous_valid_until);
+	values[6] = BoolGetDatum(renew_expiry);
+	values[7] = TimestampTzGetDatum(expires_at);
+	vt_execute_nulls(&plan_rotate, values, nulls, false, 0);
+	if (SPI_processed == 0)
+		return 0;
+	if (DatumGetBool(vt_column(1, &isnull)))
+		return -1;
+	*valid_until = DatumGetTimestampTz(vt_column(2, valid_until_null));
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
+	return 1;
+}
+
+bool
+vt_store_delete(text *owner, int64 token_id, text **name)
 {
 	Datum		values[2];
+	bool		isnull;
 
 	values[0] = PointerGetDatum(owner);
 	values[1] = Int64GetDatum(token_id);
 	vt_execute(&plan_delete, values, false, 0);
-	return SPI_processed > 0;
+	if (SPI_processed == 0)
+		return false;
+	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(1, &isnull), false, -1));
+	return true;
+}
+
+void
+vt_store_audit(TimestampTz at, text *owner, const char *event, int64 token_id, text *name,
+			   text *actor, int ndetail, const char *const *keys, const Datum *values,
+			   const bool *nulls)
+{
+	Datum		args[8];
+	char		argnulls[8] = "        ";
+	Datum	   *k = palloc(sizeof(Datum) * Max(ndetail, 1));
+	int			dims[1] = {ndetail};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < ndetail; i++)
+		k[i] = CStringGetTextDatum(keys[i]);
+	args[0] = TimestampTzGetDatum(at);
+	args[1] = PointerGetDatum(owner);
+	args[2] = CStringGetTextDatum(event);
+	args[3] = Int64GetDatum(token_id);
+	args[4] = PointerGetDatum(name);
+	argnulls[4] = name ? ' ' : 'n';
+	args[5] = PointerGetDatum(actor);
+	argnulls[5] = actor ? ' ' : 'n';
+	args[6] = PointerGetDatum(construct_md_array(k, NULL, 1, dims, lbs, TEXTOID, -1, false,
+												 TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_md_array((Datum *) values, (bool *) nulls, 1, dims, lbs,
+												 TEXTOID, -1, false, TYPALIGN_INT));
+	vt_execute_nulls(&plan_audit, args, argnulls, false, 0);
+}
+
+void
+vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out, TupleDesc desc)
+{
+	Datum		args[2];
+
+	args[0] = PointerGetDatum(owner);
+	args[1] = TimestampTzGetDatum(since);
+	vt_execute(&plan_audit_read, args, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9];
+
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(out, desc, values, nulls);
+	}
+}
+
+int64
+vt_store_prune_audit(TimestampTz before)
+{
+	Datum		args[1];
+
+	args[0] = TimestampTzGetDatum(before);
+	vt_execute(&plan_audit_prune, args, false, 0);
+	return (int64) SPI_processed;
 }
 
 void
@@ -528,7 +807,7 @@ vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 }
 
 vt_usage_row *
-vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
+vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *token_id,
 					const vt_periods *periods, int *n)
 {
 	Datum		args[7];
@@ -546,6 +825,8 @@ vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
 
 	if (schema_1_0)
 		plan = token_id ? &plan_usage_1_0 : &plan_list_1_0;
+	else if (schema_2_0 && token_id == NULL)
+		plan = &plan_list_2_0;
 	else
 		plan = token_id ? &plan_usage : &plan_list;
 	vt_execute(plan, args, true, 0);
@@ -570,6 +851,26 @@ vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
 															  &row->last_used_null));
 		for (int c = 0; c < 4; c++)
 			row->calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 6 + c, &isnull));
+		row->has_policy = plan == &plan_list_2_0;
+		if (row->has_policy)
+		{
+			Datum		d;
+
+			d = SPI_getbinval(tuple, desc, 10, &isnull);
+			row->has_expiry = !isnull;
+			row->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
+			row->disabled = DatumGetBool(SPI_getbinval(tuple, desc, 11, &isnull));
+			row->scopes = SPI_datumTransfer(SPI_getbinval(tuple, desc, 12, &isnull), false, -1);
+			d = SPI_getbinval(tuple, desc, 13, &row->clients_null);
+			row->clients = row->clients_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+			d = SPI_getbinval(tuple, desc, 14, &row->hint_null);
+			row->hint = row->hint_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+			d = SPI_getbinval(tuple, desc, 15, &isnull);
+			row->revoked = !isnull;
+			row->revoked_at = isnull ? 0 : DatumGetTimestampTz(d);
+			d = SPI_getbinval(tuple, desc, 16, &row->source_null);
+			row->revoked_source = row->source_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+		}
 	}
 	*n = (int) SPI_processed;
 	return rows;

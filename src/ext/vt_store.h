@@ -12,6 +12,9 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+#include "utils/array.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 
 #include "vatoken.h"
@@ -19,8 +22,38 @@
 extern void vt_store_connect(void);
 extern void vt_store_disconnect(void);
 
+/* A new token's policy (schema 2.0). */
+typedef struct vt_new_policy
+{
+	bool		has_expiry;
+	TimestampTz expires_at;
+	ArrayType  *scopes;			/* NULL: every scope */
+	ArrayType  *clients;		/* NULL: any client */
+	text	   *hint;			/* the token's last four characters */
+} vt_new_policy;
+
+/* policy NULL: a schema before 2.0, which has no policy columns. */
 extern void vt_store_insert(text *owner, text *name, const uint8 *hash,
+							const vt_new_policy *policy,
 							int64 *token_id, TimestampTz *created_at);
+
+/* What vatoken_update changes; what is not set stays as it is. */
+typedef struct vt_policy_change
+{
+	text	   *name;			/* NULL: unchanged */
+	bool		set_expiry;
+	bool		has_expiry;		/* with set_expiry: false removes the expiry */
+	TimestampTz expires_at;
+	ArrayType  *scopes;			/* NULL: unchanged */
+	bool		set_clients;
+	ArrayType  *clients;		/* with set_clients: NULL allows any client */
+	bool		set_enabled;
+	bool		enabled;
+} vt_policy_change;
+
+/* Change owner's token token_id; false if owner has no such token. */
+extern bool vt_store_update(text *owner, int64 token_id, const vt_policy_change *change,
+							text **name);
 
 /*
  * Look up a token by hash and lock its row FOR KEY SHARE, so that it cannot
@@ -28,9 +61,40 @@ extern void vt_store_insert(text *owner, text *name, const uint8 *hash,
  * writes usage that references it.  (The fast path reads without SPI or
  * locks: vt_lookup.c.)
  */
-extern bool vt_store_lookup_locked(const uint8 *hash, vt_token_row *row);
+extern bool vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row);
 
-extern bool vt_store_delete(text *owner, int64 token_id);
+extern bool vt_store_delete(text *owner, int64 token_id, text **name);
+
+/*
+ * The audit trail (2.0): record one event of a token, with a detail of
+ * ndetail text values (NULL where nulls[i]) under keys; read an owner's
+ * events since a time into a tuplestore; prune events older than before.
+ */
+extern void vt_store_audit(TimestampTz at, text *owner, const char *event, int64 token_id,
+						   text *name, text *actor, int ndetail, const char *const *keys,
+						   const Datum *values, const bool *nulls);
+extern void vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out,
+								TupleDesc desc);
+extern int64 vt_store_prune_audit(TimestampTz before);
+
+/*
+ * Give owner's token token_id the secret with this hash (and hint).  With
+ * keep_previous the current secret stays valid until previous_valid_until
+ * (never past the expiry); with renew_expiry the expiry becomes expires_at.
+ * Returns 0 if owner has no such token, -1 if it is revoked (nothing
+ * changed), 1 when rotated, with when the previous secret ends.
+ */
+extern int	vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
+							bool keep_previous, TimestampTz previous_valid_until,
+							bool renew_expiry, TimestampTz expires_at,
+							TimestampTz *valid_until, bool *valid_until_null, text **name);
+
+/*
+ * Revoke the live token with this hash (a leak report): its current secret,
+ * or its previous one still in its grace at now; nothing if none.
+ */
+extern bool vt_store_revoke(const uint8 *hash, text *source, TimestampTz now, text **owner,
+							int64 *token_id, text **name);
 
 /*
  * Transactional counting: add one call made at "now" on local day "day" to
@@ -58,13 +122,28 @@ typedef struct vt_usage_row
 	TimestampTz last_used_at;
 	bool		last_used_null;
 	int64		calls[4];		/* today, this week, this month, last month */
+	/* vatoken_list on schema 2.0: the token's policy */
+	bool		has_policy;
+	bool		has_expiry;
+	TimestampTz expires_at;
+	bool		disabled;
+	Datum		scopes;			/* text[] */
+	Datum		clients;		/* cidr[], unless clients_null */
+	bool		clients_null;
+	Datum		hint;			/* text, unless hint_null */
+	bool		hint_null;
+	bool		revoked;
+	TimestampTz revoked_at;
+	Datum		revoked_source; /* text, unless source_null */
+	bool		source_null;
 } vt_usage_row;
 
 /*
  * Read owner's tokens (only token_id's when not NULL) with their usage in
  * the given periods; the rows are allocated in the caller's memory context.
  */
-extern vt_usage_row *vt_store_read_usage(bool schema_1_0, text *owner, const int64 *token_id,
+extern vt_usage_row *vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner,
+										 const int64 *token_id,
 										 const vt_periods *periods, int *n);
 
 #endif							/* VT_STORE_H */

@@ -8,8 +8,10 @@
  * With the library preloaded, vatoken_validate finds a token by an index
  * probe (vt_lookup.c).  An API server validates the same few tokens over and
  * over, so each backend keeps the tokens it found (hash, id, owner, name) in
- * a direct-mapped array of vatoken.token_cache_size entries.  Only tokens
- * that exist are kept; an unknown token always reaches the index.
+ * a direct-mapped array of vatoken.token_cache_size entries, with their
+ * policy (expiry, disabled, scopes, allowed clients), which is judged anew
+ * at every call.  Only tokens that exist are kept; an unknown token always
+ * reaches the index.
  *
  * Protocol
  * --------
@@ -105,9 +107,7 @@ typedef struct vt_cache_entry
 	uint64		gen;			/* the slot's gen when filled */
 	Oid			relid;			/* vatoken.tokens it was found in */
 	uint8		hash[VT_HASH_LEN];
-	int64		token_id;
-	text	   *owner;			/* in vt_cache_cxt */
-	text	   *name;
+	vt_token_row row;			/* varlena fields in vt_cache_cxt */
 } vt_cache_entry;
 
 int			vt_token_cache_size = 1024;
@@ -368,13 +368,38 @@ vt_cache_usable(const vt_rels *rels)
 	return true;
 }
 
-static text *
-vt_text_copy(const text *t)
+static void *
+vt_varlena_copy(const void *v)
 {
-	text	   *copy = palloc(VARSIZE_ANY(t));
+	void	   *copy;
 
-	memcpy(copy, t, VARSIZE_ANY(t));
+	if (v == NULL)
+		return NULL;
+	copy = palloc(VARSIZE_ANY(v));
+	memcpy(copy, v, VARSIZE_ANY(v));
 	return copy;
+}
+
+/* Copy a row with its varlena fields into the current memory context. */
+static void
+vt_row_copy(vt_token_row *dst, const vt_token_row *src)
+{
+	*dst = *src;
+	dst->owner = vt_varlena_copy(src->owner);
+	dst->name = vt_varlena_copy(src->name);
+	dst->scopes = vt_varlena_copy(src->scopes);
+	dst->clients = vt_varlena_copy(src->clients);
+}
+
+static void
+vt_row_free(vt_token_row *row)
+{
+	pfree(row->owner);
+	pfree(row->name);
+	if (row->scopes)
+		pfree(row->scopes);
+	if (row->clients)
+		pfree(row->clients);
 }
 
 bool
@@ -405,9 +430,7 @@ vt_tokcache_lookup(const vt_rels *rels, const uint8 *hash, vt_token_row *row)
 	if (e->used && e->gen == gen && e->relid == rels->tokens &&
 		memcmp(e->hash, hash, VT_HASH_LEN) == 0)
 	{
-		row->token_id = e->token_id;
-		row->owner = vt_text_copy(e->owner);
-		row->name = vt_text_copy(e->name);
+		vt_row_copy(row, &e->row);
 		return true;
 	}
 
@@ -419,18 +442,13 @@ vt_tokcache_lookup(const vt_rels *rels, const uint8 *hash, vt_token_row *row)
 		MemoryContext old = MemoryContextSwitchTo(vt_cache_cxt);
 
 		if (e->used)
-		{
-			pfree(e->owner);
-			pfree(e->name);
-		}
-		e->owner = vt_text_copy(row->owner);
-		e->name = vt_text_copy(row->name);
+			vt_row_free(&e->row);
+		vt_row_copy(&e->row, row);
 		MemoryContextSwitchTo(old);
 		e->used = true;
 		e->gen = gen;
 		e->relid = rels->tokens;
 		memcpy(e->hash, hash, VT_HASH_LEN);
-		e->token_id = row->token_id;
 	}
 	return found;
 }

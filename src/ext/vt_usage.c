@@ -20,14 +20,14 @@ vt_usage_in_shmem(void)
 }
 
 void
-vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash)
+vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag)
 {
 	TimestampTz now = vt_now();
 	vt_day		day = vt_local_day(now);
 
 	if (vt_counters_active())
 	{
-		vt_token_ident token = {rels->tokens, token_id, vt_token_tag(hash)};
+		vt_token_ident token = {rels->tokens, token_id, tag};
 
 		/*
 		 * A hot standby has no flush workers and cannot write: its calls
@@ -123,7 +123,7 @@ vt_usage_read(text *owner, const int64 *token_id, int *n)
 	vt_store_connect();
 	if (!vt_counters_active())
 	{
-		rows = vt_store_read_usage(rels.schema_1_0, owner, token_id, &periods, n);
+		rows = vt_store_read_usage(rels.schema_1_0, rels.schema_2_0, owner, token_id, &periods, n);
 		vt_store_disconnect();
 		return rows;
 	}
@@ -133,7 +133,7 @@ vt_usage_read(text *owner, const int64 *token_id, int *n)
 	{
 		/* See every flush committed up to now, whatever the isolation level. */
 		PushActiveSnapshot(GetLatestSnapshot());
-		rows = vt_store_read_usage(rels.schema_1_0, owner, token_id, &periods, n);
+		rows = vt_store_read_usage(rels.schema_1_0, rels.schema_2_0, owner, token_id, &periods, n);
 		PopActiveSnapshot();
 		if (token_id != NULL)
 		{

@@ -31,11 +31,11 @@ typedef enum vt_usage_column
 extern bool vt_usage_in_shmem(void);
 
 /*
- * Count one valid call of a token (found by its hash in rels->tokens) made
- * now.  Transactional counting needs an SPI connection and the token's row
+ * Count one valid call of a token (found in rels->tokens; tag: the first 8
+ * bytes of its token_hash, which no rotation changes) made now.  Transactional counting needs an SPI connection and the token's row
  * locked (vt_store_lookup_locked) in this transaction.
  */
-extern void vt_usage_count(const vt_rels *rels, int64 token_id, const uint8 *hash);
+extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag);
 
 /*
  * owner's tokens (only token_id's when not NULL) with their usage in the

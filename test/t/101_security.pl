@@ -45,10 +45,23 @@ $node->safe_psql('postgres', 'CREATE DATABASE sec');
 $node->safe_psql('sec', 'CREATE EXTENSION vatoken');
 $node->safe_psql('sec', 'CREATE EXTENSION pg_stat_statements');
 
-my @functions = (
-	'vatoken_create(text, text)', 'vatoken_validate(text)',
-	'vatoken_list(text)',         'vatoken_usage(text, bigint)',
-	'vatoken_delete(text, bigint)');
+# Every function of the API, with a call of it.
+my %api = (
+	'vatoken_create(text, text, timestamptz, text[], cidr[])' =>
+	  "vatoken_create('pub-owner', 'x')",
+	'vatoken_validate(text)' => "vatoken_validate('pub-owner')",
+	'vatoken_verify(text, text[], inet)' =>
+	  "vatoken_verify('pub-owner', '{ops:read}', '10.0.0.1')",
+	'vatoken_report_leak(text, text)' => "vatoken_report_leak('pub-owner', 'x')",
+	'vatoken_rotate(text, bigint, interval)' => "vatoken_rotate('pub-owner', 1)",
+	'vatoken_audit(text, timestamptz)' => "vatoken_audit('pub-owner')",
+	'vatoken_audit_prune(interval)' => "vatoken_audit_prune('1 day')",
+	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean)' =>
+	  "vatoken_update('pub-owner', 1, enabled => false)",
+	'vatoken_list(text)' => "vatoken_list('pub-owner')",
+	'vatoken_usage(text, bigint)' => "vatoken_usage('pub-owner', 1)",
+	'vatoken_delete(text, bigint)' => "vatoken_delete('pub-owner', 1)");
+my @functions = sort keys %api;
 
 # psql as $user in database $db (default sec); returns (exit code, stdout,
 # stderr).
@@ -71,7 +84,11 @@ sub psql_as
 $node->safe_psql('sec', <<'SQL');
 CREATE ROLE mallory LOGIN;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
-GRANT EXECUTE ON FUNCTION vatoken_create(text, text), vatoken_validate(text),
+GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
+    vatoken_validate(text), vatoken_verify(text, text[], inet),
+    vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
+    vatoken_report_leak(text, text), vatoken_rotate(text, bigint, interval),
+    vatoken_audit(text, timestamptz), vatoken_audit_prune(interval),
     vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)
     TO mallory;
 SQL
@@ -181,8 +198,23 @@ SELECT count(*) FROM t, LATERAL vatoken_validate(t.token) v WHERE v.valid;
 SELECT count(*) FROM t, LATERAL vatoken_validate(left(t.token, 52)
     || CASE WHEN right(t.token, 1) OPERATOR(pg_catalog.=) 'x' THEN 'y' ELSE 'x' END) v
  WHERE v.status OPERATOR(pg_catalog.=) 'malformed';
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
+SELECT count(*) FROM t WHERE vatoken_update('shadow-owner', t.token_id, name => 'Renamed',
+    expires_at => '2100-01-01', scopes => '{ops:*}', allowed_clients => '{10.0.0.0/8}',
+    enabled => true);
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token, '{pireps:read}', '10.0.0.1') v
+ WHERE v.status OPERATOR(pg_catalog.=) 'forbidden_scope';
+CREATE TEMP TABLE r AS SELECT r.* FROM t, LATERAL vatoken_rotate('shadow-owner', t.token_id, '1 hour') r;
+SELECT count(*) FROM r, LATERAL vatoken_verify(r.token, '{ops:read}', '10.0.0.1') v WHERE v.valid;
+SELECT count(*) FROM t, LATERAL vatoken_report_leak(t.token, 'scanner') r;
+SELECT count(*) FROM t, LATERAL vatoken_verify(t.token) v
+ WHERE v.status OPERATOR(pg_catalog.=) 'revoked';
 SELECT count(*) FROM vatoken_list('shadow-owner');
 SELECT count(*) FROM t, LATERAL vatoken_usage('shadow-owner', t.token_id) u;
+SELECT count(*) FROM t, LATERAL vatoken_audit('shadow-owner', '-infinity') a
+ WHERE a.event OPERATOR(pg_catalog.=) 'leak' AND a.token_id OPERATOR(pg_catalog.=) t.token_id;
+SELECT vatoken_audit_prune('3650 days') OPERATOR(pg_catalog.>=) 0;
 SELECT count(*) FROM t WHERE vatoken_delete('shadow-owner', t.token_id);
 SELECT count(*) FROM t, LATERAL vatoken_validate(t.token) v
  WHERE v.status OPERATOR(pg_catalog.=) 'unknown';
@@ -203,7 +235,7 @@ for my $who ('mallory', $superuser)
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");
 		is($rc, 0, "$who calls every function with [$p]") or diag($err);
-		is($out, join("\n", 1, 1, 1, 1, 1, 1, 0, 0),
+		is($out, join("\n", (1) x 12, "t", 1, 1, 0, 0),
 			"$who: create, validate, list, usage and delete work as usual");
 		unlike($err, qr/captured/, "$who: no shadow was called");
 		is($node->safe_psql('sec', $captures), $before,
@@ -248,10 +280,7 @@ is($node->safe_psql('sec', $sql_public), "0\n0\nf",
 
 for my $f (@functions)
 {
-	(my $call = $f) =~ s/text, bigint/'pub-owner', 1/;
-	$call =~ s/\(text, text\)/('pub-owner', 'x')/;
-	$call =~ s/\(text\)/('pub-owner')/;
-	($rc, $out, $err) = psql_as('nobody', "SELECT * FROM $call");
+	($rc, $out, $err) = psql_as('nobody', "SELECT * FROM $api{$f}");
 	like($err, qr/permission denied for function/, "a role without grants cannot call $f");
 }
 for my $rel ('vatoken.tokens', 'vatoken.usage', 'vatoken.tokens_token_id_seq')

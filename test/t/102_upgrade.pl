@@ -142,19 +142,25 @@ if (@old)
 				'1.0: a token with its usage rows deleted still has a last use');
 		}
 		# Privileges granted on the functions survive the update, also where
-		# an update re-creates a function (1.2 re-creates vatoken_validate).
+		# an update re-creates a function (1.2 re-creates vatoken_validate,
+		# 2.0 vatoken_create and vatoken_list).
 		$node->safe_psql($db, "GRANT EXECUTE ON FUNCTION $_ TO upgrade_api")
 		  for grep { $_ ne 'vatoken_validate(text)' } @granted;
 		$node->safe_psql($db,
 			'GRANT EXECUTE ON FUNCTION vatoken_validate(text) TO upgrade_api WITH GRANT OPTION');
 		$node->safe_psql($db, 'ALTER EXTENSION vatoken UPDATE');
+		# (2.0 re-creates vatoken_create with its policy arguments.)
+		my @now_granted = map {
+			$_ eq 'vatoken_create(text, text)' && $default ge '2.0'
+			  ? 'vatoken_create(text, text, timestamptz, text[], cidr[])' : $_
+		} @granted;
 		is($node->safe_psql($db, 'SELECT ' . join(', ',
-				map { "has_function_privilege('upgrade_api', '$_', 'EXECUTE')" } @granted)
+				map { "has_function_privilege('upgrade_api', '$_', 'EXECUTE')" } @now_granted)
 			  . ", has_function_privilege('upgrade_api', 'vatoken_validate(text)', "
 			  . "'EXECUTE WITH GRANT OPTION')"),
 			join('|', ('t') x (@granted + 1)),
 			"$v updated to $default: EXECUTE granted on each function, with its grant option, is kept");
-		$node->safe_psql($db, "REVOKE ALL ON FUNCTION $_ FROM upgrade_api CASCADE") for @granted;
+		$node->safe_psql($db, "REVOKE ALL ON FUNCTION $_ FROM upgrade_api CASCADE") for @now_granted;
 		is(describe($db), $fresh, "$v updated to $default has exactly the objects of a fresh install");
 		check_data($db, $list, "$v updated to $default");
 	}
