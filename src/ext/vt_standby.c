@@ -102,7 +102,7 @@ vt_standby_refuses(void)
 	if (!vt_usage_in_shmem())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("vatoken_validate cannot run on a hot standby unless vatoken is preloaded"),
+				 errmsg("tokens cannot be checked on a hot standby unless vatoken is preloaded"),
 				 errdetail("Without the preloaded library every valid call is counted by a write, "
 						   "and a standby cannot write."),
 				 errhint("Add vatoken to shared_preload_libraries on the standby and restart it.")));
