@@ -29,7 +29,7 @@ FUZZ_BUILD    = $(FUZZ_DIR)/build
 FUZZ_TARGETS  = fuzz_token fuzz_period
 FUZZ_BINS     = $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-FUZZ_CFLAGS   = -std=c11 -Wall -Wextra -Werror -g -O1 -Isrc/core \
+FUZZ_CFLAGS   = -std=c11 -Wall -Wextra $(VT_WERROR) -g -O1 -Isrc/core \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 # Bounded inputs and memory; -timeout is per input.

@@ -39,7 +39,7 @@ PAM_CFLAGS ?= -O2 -g
 # runs inside sshd, nginx and postgres.  test/pam/run.sh checks the binary.
 PAM_HARDEN_CFLAGS := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wformat -Werror=format-security
 # The module and its tests are compiled alike; the module also with -fPIC.
-PAM_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror $(PAM_CFLAGS) $(PAM_HARDEN_CFLAGS) \
+PAM_BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra $(VT_WERROR) $(PAM_CFLAGS) $(PAM_HARDEN_CFLAGS) \
 	-I$(PAM_SRC_DIR) -I$(PAM_CORE_DIR) $(if $(PAM_PQ_INCLUDEDIR),-I$(PAM_PQ_INCLUDEDIR)) \
 	-DVTP_DEFAULT_SERVICEFILE='"$(PAM_SERVICEFILE)"'
 PAM_ALL_CFLAGS := $(PAM_BASE_CFLAGS) -fPIC
