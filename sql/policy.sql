@@ -156,6 +156,10 @@ SELECT vatoken_create('pol', 'bad', scopes => '{ops*}');
 SELECT vatoken_create('pol', 'bad', scopes => '{NULL}');
 SELECT vatoken_create('pol', 'bad', allowed_clients => '{}');
 SELECT vatoken_create('pol', 'bad', allowed_clients => '{NULL}');
+SELECT vatoken_create('pol', 'bad', scopes => array_agg('s' || g)) FROM generate_series(1, 101) g;
+SELECT count(*) FROM vatoken_create('pol', 'many scopes', scopes => (SELECT array_agg('s' || g) FROM generate_series(1, 100) g));
+SELECT vatoken_create('pol', 'bad', allowed_clients => array_agg(('10.0.' || g || '.0/24')::cidr))
+FROM generate_series(1, 101) g;
 SELECT vatoken_create('pol', 'bad', expires_at => '2026-06-17 11:59+00');
 SELECT vatoken_create('pol', 'bad', expires_at => '-infinity');
 SELECT vatoken_update('pol', :p_full_id, scopes => '{x:*:y}');

@@ -23,6 +23,13 @@
 
 int			vt_max_lifetime_min = 0;
 
+/*
+ * At most this many scopes and networks per token: a token's policy is
+ * judged at every call and kept in every session's cache.
+ */
+#define VT_MAX_SCOPES		100
+#define VT_MAX_CLIENTS		100
+
 /* The elements of a one-dimensional or empty array of text or cidr. */
 static void
 vt_elements(ArrayType *a, Oid type, Datum **elems, bool **nulls, int *n)
@@ -42,6 +49,11 @@ vt_check_scopes(FunctionCallInfo fcinfo, int argno)
 		return NULL;
 	a = PG_GETARG_ARRAYTYPE_P(argno);
 	vt_elements(a, TEXTOID, &elems, &nulls, &n);
+	if (n > VT_MAX_SCOPES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a token may have at most %d scopes", VT_MAX_SCOPES),
+				 errhint("Grant a prefix such as \"ops:*\" instead of many scopes.")));
 	for (int i = 0; i < n; i++)
 	{
 		text	   *t;
@@ -94,6 +106,11 @@ vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("allowed_clients must not be empty"),
 				 errhint("Pass NULL, or '{0.0.0.0/0,::/0}', to allow any client.")));
+	if (n > VT_MAX_CLIENTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a token may have at most %d allowed client networks", VT_MAX_CLIENTS),
+				 errhint("Allow wider networks instead of many small ones.")));
 	for (int i = 0; i < n; i++)
 	{
 		inet	   *net;
