@@ -23,12 +23,12 @@ PAM_SO := $(PAM_SRC_DIR)/pam_vatoken.so
 
 # Everything but the PAM entry points (pam_vatoken.c): what the unit tests link.
 PAM_LIB_SRCS := $(PAM_SRC_DIR)/pam_args.c $(PAM_SRC_DIR)/pam_check.c \
-	$(PAM_SRC_DIR)/pam_params.c $(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
+	$(PAM_SRC_DIR)/pam_client.c $(PAM_SRC_DIR)/pam_params.c $(PAM_SRC_DIR)/pam_result.c $(PAM_SRC_DIR)/pam_log.c
 PAM_MODULE_SRCS := $(PAM_SRC_DIR)/pam_vatoken.c $(PAM_LIB_SRCS)
 PAM_CORE_SRCS := $(PAM_CORE_DIR)/vt_token.c $(PAM_CORE_DIR)/vt_base62.c \
-	$(PAM_CORE_DIR)/vt_crc32.c
+	$(PAM_CORE_DIR)/vt_crc32.c $(PAM_CORE_DIR)/vt_scope.c
 PAM_HDRS := $(wildcard $(PAM_SRC_DIR)/*.h) $(PAM_CORE_DIR)/vt_token.h \
-	$(PAM_CORE_DIR)/vt_base62.h $(PAM_CORE_DIR)/vt_crc32.h
+	$(PAM_CORE_DIR)/vt_base62.h $(PAM_CORE_DIR)/vt_crc32.h $(PAM_CORE_DIR)/vt_scope.h
 
 PAM_PQ_INCLUDEDIR := $(shell $(PG_CONFIG) --includedir 2>/dev/null)
 # The one service file service= is looked up in (servicefile= overrides it).

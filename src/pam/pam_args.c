@@ -2,7 +2,8 @@
  * pam_args.c
  *	  Parsing and validation of the pam_vatoken module arguments.
  *
- * Owns: the list of accepted arguments, their defaults and the rule that a
+ * Owns: the list of accepted arguments, their defaults, the grammar of
+ * scope= (that of a required scope in src/core/vt_scope.c) and the rule that a
  * conninfo must not carry a password or any other parameter that libpq
  * marks secret (dispchar '*': password, sslpassword, ...).  PAM service files
  * are world-readable, so a secret in one is a leak; credentials belong in a
@@ -21,6 +22,8 @@
 
 #include <libpq-fe.h>
 #include <security/pam_modules.h>
+
+#include "vt_scope.h"
 
 /* Copy the name part of an argument ("name=value" -> "name") into err. */
 static void
@@ -140,6 +143,7 @@ vtp_args_parse(int argc, const char **argv, vtp_args *args,
 	args->servicefile = VTP_DEFAULT_SERVICEFILE;
 	args->insecure_tcp = false;
 	args->schema = VTP_DEFAULT_SCHEMA;
+	args->nscopes = 0;
 	args->match = VTP_MATCH_OWNER;
 	args->timeout = VTP_DEFAULT_TIMEOUT;
 	args->debug = false;
@@ -194,6 +198,21 @@ vtp_args_parse(int argc, const char **argv, vtp_args *args,
 				return PAM_SERVICE_ERR;
 			}
 			args->schema = v;
+		}
+		else if ((v = value_of(arg, "scope")) != NULL)
+		{
+			if (vt_scope_check_required(v, strlen(v)) != VT_SCOPE_OK)
+			{
+				report(err, errlen,
+					   "bad value (expected 1 to 100 characters of A-Za-z0-9_.:-, no *)", arg);
+				return PAM_SERVICE_ERR;
+			}
+			if (args->nscopes >= VTP_MAX_SCOPES)
+			{
+				report(err, errlen, "too many (at most 32)", arg);
+				return PAM_SERVICE_ERR;
+			}
+			args->scopes[args->nscopes++] = v;
 		}
 		else if ((v = value_of(arg, "timeout")) != NULL)
 		{

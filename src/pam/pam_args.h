@@ -16,6 +16,7 @@
 #define VTP_DEFAULT_TIMEOUT		5		/* seconds, connect and statement */
 #define VTP_MAX_TIMEOUT			3600
 #define VTP_MAX_SCHEMA_LEN		63		/* NAMEDATALEN - 1 */
+#define VTP_MAX_SCOPES			32		/* scope= arguments on one line */
 /* The system-wide libpq service file; set by mk/pam.mk from pg_config. */
 #ifndef VTP_DEFAULT_SERVICEFILE
 #define VTP_DEFAULT_SERVICEFILE	"/etc/postgresql-common/pg_service.conf"
@@ -31,7 +32,9 @@ typedef struct vtp_args
 {
 	const char *conninfo;		/* points into argv; NULL means libpq defaults */
 	const char *servicefile;	/* where service= is looked up; never ~ or env */
-	const char *schema;			/* schema holding vatoken_validate */
+	const char *schema;			/* schema holding vatoken_verify/_validate */
+	const char *scopes[VTP_MAX_SCOPES];	/* scope= values, point into argv */
+	int			nscopes;
 	vtp_match	match;
 	int			timeout;		/* seconds */
 	bool		debug;
@@ -43,7 +46,8 @@ typedef struct vtp_args
 
 /*
  * Parse argc/argv into *args.  Returns PAM_SUCCESS, PAM_SERVICE_ERR (unknown
- * argument, bad value, a secret in conninfo) or PAM_BUF_ERR.  On failure a
+ * argument, bad value, a secret in conninfo, a scope= that is not a valid
+ * required scope or more than VTP_MAX_SCOPES of them) or PAM_BUF_ERR.  On failure a
  * message fit for the log is written to err (errlen bytes, NUL-terminated).
  */
 /*

@@ -2,8 +2,9 @@
  * pam_check.c
  *	  The only file of pam_vatoken that talks to PostgreSQL.
  *
- * Owns: the deadline of a check, the query text, and copying the reply out of
- * libpq before the connection is closed.  The connection parameters come
+ * Owns: the deadline of a check, the query text, the choice between
+ * vatoken_verify and (on a 1.x database, with no scope=) vatoken_validate,
+ * and copying the reply out of libpq before the connection is closed.  The connection parameters come
  * from pam_params.c.  One short-lived connection per check: a PAM module
  * lives inside someone else's process (sshd, nginx, a postgres backend) and
  * must not keep sockets or state there between calls.
@@ -25,8 +26,15 @@
  * holds for the call and ends with it: behind a pooler in transaction mode
  * it never reaches the next client of the same server connection.
  *
+ * A database without vatoken_verify (schema 1.x) answers the first pipeline
+ * with an error; with no scope= the same connection then sends a second one,
+ * the same but for vatoken_validate, within the same deadline (each is its
+ * own transaction, so poolers keep working).  With scope= there is no
+ * fallback: vatoken_validate cannot check a scope, so the check fails closed.
+ *
  * The token travels only as parameter $1, never in SQL text, and is never
- * copied by this file.  libpq keeps it in its own output buffer until
+ * copied by this file.  The scopes ($2) and the client ($3) are parameters
+ * too.  libpq keeps it in its own output buffer until
  * PQfinish, which frees that buffer without wiping it; that is outside the
  * module's control.
  */
@@ -42,6 +50,7 @@
 #include <libpq-fe.h>
 #include <security/pam_modules.h>
 
+#include "pam_client.h"
 #include "pam_params.h"
 
 /* The first statement of the pipeline; $1 is vtp_statement_timeout's value. */
@@ -56,13 +65,55 @@ vtp_statement_timeout(int timeout, char *buf, size_t buflen)
 }
 
 void
-vtp_build_query(const char *schema, char *buf, size_t buflen)
+vtp_build_query(const char *schema, vtp_call call, char *buf, size_t buflen)
 {
 	/* schema was checked by vtp_schema_name_ok: quoting it is enough. */
-	snprintf(buf, buflen,
-			 "SELECT valid, status, token_id, owner, name "
-			 "FROM \"%s\".vatoken_validate($1::text)",
-			 schema);
+	if (call == VTP_CALL_VERIFY)
+		snprintf(buf, buflen,
+				 "SELECT valid, status, token_id, owner, name "
+				 "FROM \"%s\".vatoken_verify($1::text, $2::text[], $3::inet)",
+				 schema);
+	else
+		snprintf(buf, buflen,
+				 "SELECT valid, status, token_id, owner, name "
+				 "FROM \"%s\".vatoken_validate($1::text)",
+				 schema);
+}
+
+bool
+vtp_scopes_literal(const char *const *scopes, int n, char *buf, size_t buflen)
+{
+	size_t		used = 0;
+	int			i;
+
+	if (buflen < 3)
+		return false;
+	buf[used++] = '{';
+	for (i = 0; i < n; i++)
+	{
+		size_t		len = strlen(scopes[i]);
+
+		/* separator, two quotes, the scope, then room for "}" and NUL */
+		if (used + (i > 0) + len + 2 + 2 > buflen)
+			return false;
+		if (i > 0)
+			buf[used++] = ',';
+		buf[used++] = '"';
+		memcpy(buf + used, scopes[i], len);
+		used += len;
+		buf[used++] = '"';
+	}
+	buf[used++] = '}';
+	buf[used] = '\0';
+	return true;
+}
+
+bool
+vtp_fallback_allowed(const char *sqlstate, int nscopes)
+{
+	if (nscopes != 0 || sqlstate == NULL)
+		return false;
+	return strcmp(sqlstate, "42883") == 0 || strcmp(sqlstate, "42501") == 0;
 }
 
 static long long
@@ -139,12 +190,11 @@ connect_until(PGconn *conn, long long deadline, int timeout, char *err, size_t e
  * deadline passes or the connection breaks.
  */
 static PGresult *
-query_until(PGconn *conn, const char *query, const char *token, long long deadline,
-			int timeout, char *err, size_t errlen)
+query_until(PGconn *conn, const char *query, int nparams, const char *const *params,
+			const char *token, long long deadline, int timeout, char *err, size_t errlen)
 {
 	char		setting[24];
 	const char *setting_params[1] = {setting};
-	const char *params[1] = {token};
 	PGresult   *kept = NULL;
 	PGresult   *res;
 	int			statement = 0;	/* whose results are being read: 0 or 1 */
@@ -153,7 +203,7 @@ query_until(PGconn *conn, const char *query, const char *token, long long deadli
 	vtp_statement_timeout(timeout, setting, sizeof(setting));
 	if (PQsetnonblocking(conn, 1) != 0 || !PQenterPipelineMode(conn) ||
 		!PQsendQueryParams(conn, VTP_SET_TIMEOUT_QUERY, 1, NULL, setting_params, NULL, NULL, 0) ||
-		!PQsendQueryParams(conn, query, 1, NULL, params, NULL, NULL, 0) ||
+		!PQsendQueryParams(conn, query, nparams, NULL, params, NULL, NULL, 0) ||
 		!PQpipelineSync(conn))
 		goto broken;
 	for (;;)
@@ -216,13 +266,31 @@ broken:
 	return NULL;
 }
 
+/*
+ * Run one pipeline of call and return its result: the row, or the error of
+ * the call (PQclear it), or NULL with a reason in err.
+ */
+static PGresult *
+run_call(PGconn *conn, const vtp_args *args, vtp_call call, const char *token,
+		 const char *scopes, const char *client, long long deadline,
+		 char *err, size_t errlen)
+{
+	char		query[VTP_QUERY_MAX];
+	const char *params[3] = {token, scopes, client};
+
+	vtp_build_query(args->schema, call, query, sizeof(query));
+	return query_until(conn, query, call == VTP_CALL_VERIFY ? 3 : 1, params, token,
+					   deadline, args->timeout, err, errlen);
+}
+
 vtp_outcome
-vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
-				char *err, size_t errlen)
+vtp_check_token(const vtp_args *args, const char *token, const char *rhost,
+				vtp_result *r, char *err, size_t errlen)
 {
 	long long	deadline = now_ms() + (long long) args->timeout * 1000;
-	char		query[VTP_QUERY_MAX];
+	char		scopes[VTP_SCOPES_LITERAL_MAX];
 	const char *row[VTP_RESULT_COLUMNS] = {NULL};
+	vtp_call	call = VTP_CALL_VERIFY;
 	vtp_params	p;
 	PGconn	   *conn;
 	PGresult   *res;
@@ -232,9 +300,19 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	int			rc;
 
 	vtp_result_clear(r);
+	r->has_client = false;
+	r->client[0] = '\0';
+	r->fallback[0] = '\0';
 	if (errlen > 0)
 		err[0] = '\0';
 
+	r->has_client = vtp_client_from_rhost(rhost, r->client, sizeof(r->client));
+	if (!vtp_scopes_literal(args->scopes, args->nscopes, scopes, sizeof(scopes)))
+	{
+		snprintf(err, errlen, "scope= arguments too long");
+		r->outcome = VTP_OUT_CONFIG;
+		return r->outcome;
+	}
 	rc = vtp_params_build(args, &p, err, errlen);
 	if (rc != PAM_SUCCESS)
 	{
@@ -257,8 +335,20 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 		return r->outcome;
 	}
 
-	vtp_build_query(args->schema, query, sizeof(query));
-	res = query_until(conn, query, token, deadline, args->timeout, err, errlen);
+	res = run_call(conn, args, call, token, scopes, r->has_client ? r->client : NULL,
+				   deadline, err, errlen);
+	if (res != NULL && PQresultStatus(res) != PGRES_TUPLES_OK &&
+		vtp_fallback_allowed(PQresultErrorField(res, PG_DIAG_SQLSTATE), args->nscopes))
+	{
+		/* A 1.x database (or grant) and no scope=: ask vatoken_validate. */
+		snprintf(r->fallback, sizeof(r->fallback), "%s",
+				 PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		PQclear(res);
+		r->has_client = false;		/* vatoken_validate takes none */
+		r->client[0] = '\0';
+		call = VTP_CALL_VALIDATE;
+		res = run_call(conn, args, call, token, NULL, NULL, deadline, err, errlen);
+	}
 	if (res == NULL)
 	{
 		PQfinish(conn);
@@ -269,9 +359,12 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	{
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		char		prefix[48];
+		char		prefix[96];
 
-		snprintf(prefix, sizeof(prefix), "query failed (SQLSTATE %s): ",
+		snprintf(prefix, sizeof(prefix), "%squery failed (SQLSTATE %s): ",
+				 args->nscopes > 0 && state != NULL &&
+				 (strcmp(state, "42883") == 0 || strcmp(state, "42501") == 0)
+				 ? "scope= needs vatoken_verify (vatoken 2.0): " : "",
 				 state != NULL ? state : "none");
 		vtp_error_line(err, errlen, prefix, msg != NULL ? msg : PQerrorMessage(conn), token);
 		PQclear(res);
@@ -288,7 +381,8 @@ vtp_check_token(const vtp_args *args, const char *token, vtp_result *r,
 	(void) vtp_result_from_row(ntuples, nfields, row, r);
 	if (r->outcome == VTP_OUT_UNAVAILABLE)
 		snprintf(err, errlen,
-				 "unexpected reply from vatoken_validate (%d rows, %d columns)",
+				 "unexpected reply from %s (%d rows, %d columns)",
+				 call == VTP_CALL_VERIFY ? "vatoken_verify" : "vatoken_validate",
 				 ntuples, nfields);
 	PQclear(res);
 	PQfinish(conn);

@@ -46,6 +46,8 @@ vtp_format_verdict(char *buf, size_t buflen, const char *user,
 	char		u[VTP_FIELD_MAX + 1];
 	char		owner[VTP_FIELD_MAX + 1];
 	char		name[VTP_FIELD_MAX + 1];
+	char		id[40];
+	char		client[VTP_CLIENT_MAX + 80];
 
 	sanitize(u, sizeof(u), user);
 	switch (v->reason)
@@ -67,6 +69,29 @@ vtp_format_verdict(char *buf, size_t buflen, const char *user,
 					 vtp_reason_name(v->reason),
 					 detail != NULL && detail[0] != '\0' ? ": " : "",
 					 detail != NULL ? detail : "");
+			break;
+		case VTP_R_FORBIDDEN_CLIENT:
+		case VTP_R_REVOKED:
+		case VTP_R_DISABLED:
+		case VTP_R_EXPIRED:
+		case VTP_R_FORBIDDEN_SCOPE:
+			/* Numbers and inet_ntop's text only: nothing here to sanitize. */
+			if (v->reason != VTP_R_FORBIDDEN_CLIENT)
+				client[0] = '\0';
+			else if (r->has_client)
+				snprintf(client, sizeof(client), " (client %s)", r->client);
+			else if (r->fallback[0] != '\0')
+				snprintf(client, sizeof(client),
+						 " (no client address: checked with vatoken_validate)");
+			else
+				snprintf(client, sizeof(client),
+						 " (no client address: PAM_RHOST unset or not an IP address)");
+			if (r->token_id > 0)
+				snprintf(id, sizeof(id), ", token %lld", r->token_id);
+			else
+				id[0] = '\0';
+			snprintf(buf, buflen, "user \"%s\": token refused: %s%s%s", u,
+					 vtp_reason_name(v->reason), client, id);
 			break;
 		default:
 			snprintf(buf, buflen, "user \"%s\": token refused: %s", u,
@@ -107,6 +132,15 @@ vtp_log_verdict(pam_handle_t *pamh, const vtp_args *args, const char *user,
 		return;
 	vtp_format_verdict(line, sizeof(line), user, v, r, detail);
 	pam_syslog(pamh, vtp_verdict_priority(v), "%s", line);
+}
+
+void
+vtp_log_fallback(pam_handle_t *pamh, const vtp_args *args, const char *sqlstate)
+{
+	if (args->debug)
+		pam_syslog(pamh, LOG_DEBUG,
+				   "vatoken_verify unavailable (SQLSTATE %.5s); checked with vatoken_validate "
+				   "(no scope, no client)", sqlstate);
 }
 
 void

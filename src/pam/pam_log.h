@@ -37,6 +37,13 @@ extern void vtp_log_verdict(pam_handle_t *pamh, const vtp_args *args,
 							const char *user, const vtp_verdict *v,
 							const vtp_result *r, const char *detail);
 
+/*
+ * Log at LOG_DEBUG, if args->debug, that vatoken_verify failed with sqlstate
+ * and vatoken_validate answered instead.
+ */
+extern void vtp_log_fallback(pam_handle_t *pamh, const vtp_args *args,
+							 const char *sqlstate);
+
 /* Log a configuration error at LOG_ERR. */
 extern void vtp_log_config(pam_handle_t *pamh, const char *msg);
 

@@ -1,6 +1,7 @@
 /*
  * pam_result.c
- *	  Interpretation of the vatoken_validate reply and the mapping of every
+ *	  Interpretation of the vatoken_verify/vatoken_validate reply and the
+ *	  mapping of every
  *	  outcome to an exact PAM return code.
  *
  * Owns the table below; a change of policy (which failure is which code)
@@ -13,6 +14,8 @@
  *	  valid, match=owner, user!=owner  owner mismatch    PAM_AUTH_ERR
  *	  malformed (local or database)    malformed         PAM_AUTH_ERR
  *	  unknown / other "not valid"      unknown/rejected  PAM_AUTH_ERR
+ *	  revoked, disabled, expired       same name         PAM_AUTH_ERR
+ *	  forbidden_client/_scope, stale   same name         PAM_AUTH_ERR
  *	  no database, query error, bad reply  unavailable   PAM_AUTHINFO_UNAVAIL
  *	  out of memory                    nomem             PAM_BUF_ERR
  *	  settings refused (TCP, service)  config            PAM_SERVICE_ERR
@@ -34,6 +37,9 @@ vtp_result_init(vtp_result *r)
 	r->token_id = 0;
 	r->owner = NULL;
 	r->name = NULL;
+	r->has_client = false;
+	r->client[0] = '\0';
+	r->fallback[0] = '\0';
 }
 
 void
@@ -41,7 +47,11 @@ vtp_result_clear(vtp_result *r)
 {
 	free(r->owner);
 	free(r->name);
-	vtp_result_init(r);
+	r->owner = NULL;
+	r->name = NULL;
+	r->outcome = VTP_OUT_UNAVAILABLE;
+	r->token_id = 0;
+	/* how the check was made (client, fallback) is kept */
 }
 
 /* Parse a positive decimal bigint; false for anything else. */
@@ -67,6 +77,19 @@ set_outcome(vtp_result *r, vtp_outcome o)
 	r->outcome = o;
 	return o;
 }
+
+/* The 2.0 statuses of a token the database found but refuses. */
+static const struct
+{
+	const char *status;
+	vtp_outcome outcome;
+}			policy_statuses[] = {
+	{"revoked", VTP_OUT_REVOKED},
+	{"disabled", VTP_OUT_DISABLED},
+	{"expired", VTP_OUT_EXPIRED},
+	{"forbidden_client", VTP_OUT_FORBIDDEN_CLIENT},
+	{"forbidden_scope", VTP_OUT_FORBIDDEN_SCOPE},
+};
 
 vtp_outcome
 vtp_result_from_row(int ntuples, int nfields, const char *const *values,
@@ -94,6 +117,17 @@ vtp_result_from_row(int ntuples, int nfields, const char *const *values,
 			return set_outcome(r, VTP_OUT_UNKNOWN);
 		if (strcmp(status, "valid") == 0)
 			return set_outcome(r, VTP_OUT_UNAVAILABLE);		/* contradiction */
+		if (strcmp(status, "stale") == 0)
+			return set_outcome(r, VTP_OUT_STALE);
+		for (size_t i = 0; i < sizeof(policy_statuses) / sizeof(policy_statuses[0]); i++)
+			if (strcmp(status, policy_statuses[i].status) == 0)
+			{
+				/* Its id, for the log only; a bad one is left out. */
+				if (!parse_id(values[2], &id))
+					id = 0;
+				r->token_id = id;
+				return set_outcome(r, policy_statuses[i].outcome);
+			}
 		return set_outcome(r, VTP_OUT_REJECTED);
 	}
 	if (strcmp(valid, "t") != 0 || strcmp(status, "valid") != 0)
@@ -164,6 +198,18 @@ vtp_decide(const vtp_result *r, vtp_match match, const char *user)
 			return verdict(PAM_AUTH_ERR, VTP_R_MALFORMED);
 		case VTP_OUT_UNKNOWN:
 			return verdict(PAM_AUTH_ERR, VTP_R_UNKNOWN);
+		case VTP_OUT_REVOKED:
+			return verdict(PAM_AUTH_ERR, VTP_R_REVOKED);
+		case VTP_OUT_DISABLED:
+			return verdict(PAM_AUTH_ERR, VTP_R_DISABLED);
+		case VTP_OUT_EXPIRED:
+			return verdict(PAM_AUTH_ERR, VTP_R_EXPIRED);
+		case VTP_OUT_FORBIDDEN_CLIENT:
+			return verdict(PAM_AUTH_ERR, VTP_R_FORBIDDEN_CLIENT);
+		case VTP_OUT_FORBIDDEN_SCOPE:
+			return verdict(PAM_AUTH_ERR, VTP_R_FORBIDDEN_SCOPE);
+		case VTP_OUT_STALE:
+			return verdict(PAM_AUTH_ERR, VTP_R_STALE);
 		case VTP_OUT_REJECTED:
 			return verdict(PAM_AUTH_ERR, VTP_R_REJECTED);
 		case VTP_OUT_NOMEM:
@@ -215,6 +261,18 @@ vtp_reason_name(vtp_reason r)
 			return "malformed token";
 		case VTP_R_UNKNOWN:
 			return "unknown token";
+		case VTP_R_REVOKED:
+			return "revoked";
+		case VTP_R_DISABLED:
+			return "disabled";
+		case VTP_R_EXPIRED:
+			return "expired";
+		case VTP_R_FORBIDDEN_CLIENT:
+			return "forbidden_client";
+		case VTP_R_FORBIDDEN_SCOPE:
+			return "forbidden_scope";
+		case VTP_R_STALE:
+			return "stale";
 		case VTP_R_REJECTED:
 			return "token rejected";
 		case VTP_R_OWNER_MISMATCH:

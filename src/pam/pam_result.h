@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "pam_args.h"
+#include "pam_client.h"
 
 /* What the check of one token found. */
 typedef enum vtp_outcome
@@ -20,19 +21,37 @@ typedef enum vtp_outcome
 	VTP_OUT_MALFORMED_LOCAL,	/* failed vt_token_check; database not asked */
 	VTP_OUT_MALFORMED,			/* the database says malformed */
 	VTP_OUT_UNKNOWN,			/* the database says unknown */
+	VTP_OUT_REVOKED,			/* 2.0 statuses, each as the database says */
+	VTP_OUT_DISABLED,
+	VTP_OUT_EXPIRED,
+	VTP_OUT_FORBIDDEN_CLIENT,
+	VTP_OUT_FORBIDDEN_SCOPE,
+	VTP_OUT_STALE,				/* a hot standby whose data may be too old */
 	VTP_OUT_REJECTED,			/* not valid, with a status this module does not know */
 	VTP_OUT_UNAVAILABLE,		/* no connection, query failed, or a broken reply */
 	VTP_OUT_NOMEM,				/* out of memory */
 	VTP_OUT_CONFIG				/* connection settings refused; database not asked */
 } vtp_outcome;
 
-/* The reply of vatoken_validate, copied out of libpq. */
+/* Room for a SQLSTATE, NUL included. */
+#define VTP_SQLSTATE_LEN 6
+
+/* The reply of vatoken_verify (or vatoken_validate), copied out of libpq. */
 typedef struct vtp_result
 {
 	vtp_outcome outcome;
-	long long	token_id;		/* > 0 when outcome is VALID */
+	long long	token_id;		/* > 0 when VALID; when the database named
+								 * the token of a revoked, disabled, expired
+								 * or forbidden one, its id (for the log);
+								 * else 0 */
 	char	   *owner;			/* malloc'd, NULL unless VALID */
 	char	   *name;			/* malloc'd, NULL unless VALID */
+	/* How the check was made (set by pam_check.c, for the log): */
+	bool		has_client;		/* a client address was sent */
+	char		client[VTP_CLIENT_MAX];	/* that address, canonical; else "" */
+	char		fallback[VTP_SQLSTATE_LEN];	/* SQLSTATE of vatoken_verify when
+											 * vatoken_validate answered
+											 * instead; else "" */
 } vtp_result;
 
 /* Why authentication ended as it did; one PAM code per reason. */
@@ -42,6 +61,12 @@ typedef enum vtp_reason
 	VTP_R_MALFORMED_LOCAL,
 	VTP_R_MALFORMED,
 	VTP_R_UNKNOWN,
+	VTP_R_REVOKED,
+	VTP_R_DISABLED,
+	VTP_R_EXPIRED,
+	VTP_R_FORBIDDEN_CLIENT,
+	VTP_R_FORBIDDEN_SCOPE,
+	VTP_R_STALE,
 	VTP_R_REJECTED,
 	VTP_R_OWNER_MISMATCH,
 	VTP_R_UNAVAILABLE,
@@ -58,12 +83,19 @@ typedef struct vtp_verdict
 
 #define VTP_RESULT_COLUMNS 5	/* valid, status, token_id, owner, name */
 
+/* Set every field to "nothing found yet" (outcome UNAVAILABLE). */
 extern void vtp_result_init(vtp_result *r);
+
+/*
+ * Free owner and name and reset outcome and token_id; keeps how the check was
+ * made (has_client, client, fallback).
+ */
 extern void vtp_result_clear(vtp_result *r);
 
 /*
  * Interpret the reply of
- *	 SELECT valid, status, token_id, owner, name FROM vatoken_validate($1)
+ *	 SELECT valid, status, token_id, owner, name FROM vatoken_verify($1, $2, $3)
+ * (or of vatoken_validate($1), which has the same first five columns)
  * given as ntuples rows of nfields text values (values[i] NULL for SQL NULL;
  * only the first row is read).  Anything that does not match the contract
  * (one row, five columns, valid = 't' exactly when status = 'valid', a
@@ -81,7 +113,13 @@ extern vtp_outcome vtp_result_from_row(int ntuples, int nfields,
  */
 extern bool vtp_user_ok(const char *user);
 
-/* Turn an outcome into a verdict, applying match=owner|any against user. */
+/*
+ * Turn an outcome into a verdict, applying match=owner|any against user.
+ * Every refusal by the database (malformed, unknown, revoked, disabled,
+ * expired, forbidden_client, forbidden_scope, stale, any other status) is
+ * PAM_AUTH_ERR: pam_sm_authenticate(3) has no other code for "this
+ * credential does not authenticate"; the reason tells them apart in the log.
+ */
 extern vtp_verdict vtp_decide(const vtp_result *r, vtp_match match,
 							  const char *user);
 

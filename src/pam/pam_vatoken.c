@@ -3,11 +3,13 @@
  *	  PAM entry points of pam_vatoken: authenticate a login whose password is
  *	  a vatoken API token.
  *
- * Owns only the PAM plumbing: reading the user and the token from the PAM
- * handle, exporting VATOKEN_ID/VATOKEN_OWNER/VATOKEN_NAME, and remembering
- * the outcome for pam_sm_acct_mgmt with pam_set_data.  Argument parsing
- * (pam_args.c), the database call (pam_check.c), the mapping to PAM codes
- * (pam_result.c) and the log lines (pam_log.c) live elsewhere.
+ * Owns only the PAM plumbing: reading the user, the token and PAM_RHOST (the
+ * client, for a token with an allow-list) from the PAM handle, exporting
+ * VATOKEN_ID/VATOKEN_OWNER/VATOKEN_NAME, and remembering the outcome for
+ * pam_sm_acct_mgmt with pam_set_data.  Argument parsing (pam_args.c), the
+ * client address (pam_client.c), the database call (pam_check.c), the
+ * mapping to PAM codes (pam_result.c) and the log lines (pam_log.c) live
+ * elsewhere.
  *
  * The token is the PAM_AUTHTOK item: it belongs to libpam, which wipes it in
  * pam_end.  This module never copies it, logs it or exports it.
@@ -135,6 +137,7 @@ static int
 authenticate(pam_handle_t *pamh, const vtp_args *args, const char **user)
 {
 	const char *token = NULL;
+	const void *rhost = NULL;
 	char		detail[VTP_ERR_MAX] = "";
 	vtp_result	r;
 	vtp_verdict v;
@@ -175,7 +178,14 @@ authenticate(pam_handle_t *pamh, const vtp_args *args, const char **user)
 		vtp_log_debug(pamh, args, vt_token_status_name(syntax));
 	}
 	else
-		(void) vtp_check_token(args, token, &r, detail, sizeof(detail));
+	{
+		/* The client: only a literal address counts (pam_client.c). */
+		if (pam_get_item(pamh, PAM_RHOST, &rhost) != PAM_SUCCESS)
+			rhost = NULL;
+		(void) vtp_check_token(args, token, rhost, &r, detail, sizeof(detail));
+		if (r.fallback[0] != '\0')
+			vtp_log_fallback(pamh, args, r.fallback);
+	}
 
 	v = vtp_decide(&r, args->match, *user);
 	vtp_log_verdict(pamh, args, *user, &v, &r, detail);

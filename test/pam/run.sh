@@ -174,6 +174,8 @@ CREATE EXTENSION vatoken;
 -- The module's role: may run vatoken_validate, nothing else.
 CREATE ROLE vatoken_pam LOGIN;
 GRANT EXECUTE ON FUNCTION public.vatoken_validate(text) TO vatoken_pam;
+-- 2.0: scope= and PAM_RHOST need vatoken_verify.
+GRANT EXECUTE ON FUNCTION public.vatoken_verify(text, text[], inet) TO vatoken_pam;
 CREATE ROLE nobody_pam LOGIN;
 -- Stand-ins with the same signature, to test schema=, statement_timeout and a
 -- reply that breaks the contract.
@@ -221,6 +223,26 @@ read -r R_ID R_TOK <<<"$(mint root ops)"
 U_TOK=$("$REPO/test/pam/build/vt_mktoken")       # well formed, never issued
 M_TOK="${A_TOK%?}x"                          # alice's token with a typo: bad checksum
 [ "$M_TOK" != "$A_TOK" ] || M_TOK="${A_TOK%?}y"
+# Tokens with a policy (2.0).  mintp OWNER NAME SQL-ARGS -> "id token"
+mintp() { sql -c "SELECT token_id || ' ' || token FROM vatoken_create('$1', '$2', $3)"; }
+read -r S_ID S_TOK <<<"$(mintp alice scoped "scopes => '{api:read,deploy}'")"
+read -r S2_ID S2_TOK <<<"$(mintp alice deploy-only "scopes => '{deploy}'")"
+read -r O_ID O_TOK <<<"$(mintp alice ops "scopes => '{ops:*}'")"
+read -r C_ID C_TOK <<<"$(mintp alice netlimited "allowed_clients => '{203.0.113.0/24,2001:db8::/32}'")"
+read -r X_ID X_TOK <<<"$(mintp alice expiring "expires_at => now() + interval '1 hour'")"
+read -r DIS_ID DIS_TOK <<<"$(mint alice disabled)"
+read -r REV_ID REV_TOK <<<"$(mint alice leaked)"
+sql >/dev/null <<EOF
+UPDATE vatoken.tokens SET expires_at = now() - interval '1 second' WHERE token_id = $X_ID;
+SELECT vatoken_update('alice', $DIS_ID, enabled => false);
+SELECT vatoken_report_leak('$REV_TOK', 'run.sh');
+EOF
+for t in "$S_TOK" "$S2_TOK" "$O_TOK" "$C_TOK" "$X_TOK" "$DIS_TOK" "$REV_TOK"; do
+    [ -n "$t" ] || die "cannot mint the policy tokens"
+done
+[ "$(sql -c "SELECT string_agg(status, ',' ORDER BY t) FROM unnest(ARRAY['$X_TOK', '$DIS_TOK', '$REV_TOK'])
+             WITH ORDINALITY AS u(tok, t), vatoken_validate(tok)")" = expired,disabled,revoked ] \
+    || die "policy tokens are not expired, disabled, revoked"
 # Total calls of a token, robust against a day or month boundary mid-run.
 calls() { sql -c "SELECT calls_this_month + calls_last_month FROM vatoken_usage('$1', $2)"; }
 
@@ -334,12 +356,13 @@ pam_message() {
 # case_pt LABEL EXPECTED_CODE SERVICE USER TOKEN [OPS...]
 # Feeds TOKEN to pamtester on stdin (extra env: PT_ENV array); checks the code.
 PT_ENV=()
+PT_OPTS=()   # pamtester options before the service, e.g. (-I rhost=203.0.113.7)
 case_pt() {
     local label=$1 code=$2 service=$3 user=$4 token=$5 out rc=0 want
     shift 5
     [ $# -gt 0 ] || set -- authenticate
     out=$(printf '%s\n' "$token" | env "${PWRAP_ENV[@]}" PAM_WRAPPER_DEBUGLEVEL=2 ${PT_ENV[@]+"${PT_ENV[@]}"} \
-        timeout 60 pamtester "$service" "$user" "$@" 2>"$TMP/pt.err") || rc=$?
+        timeout 60 pamtester ${PT_OPTS[@]+"${PT_OPTS[@]}"} "$service" "$user" "$@" 2>"$TMP/pt.err") || rc=$?
     want="pamtester: $(pam_message "$code")"
     if [ "$code" = PAM_SUCCESS ]; then
         if [ "$rc" -eq 0 ] && grep -qxF "$want" <<<"$out"; then ok "$label -> $code"; return 0; fi
@@ -560,6 +583,126 @@ PT_ENV=()
 case_pt "use_first_pass without a stacked token" PAM_AUTH_ERR vt-first alice "$A_TOK"
 case_pt "try_first_pass without a stacked token prompts" PAM_SUCCESS vt-try alice "$A_TOK"
 
+echo "# token policy (2.0): scope=, PAM_RHOST, expired/disabled/revoked"
+svc vt-scope "auth required $SO $KV scope=api:read debug" "account required $SO $KV scope=api:read"
+svc vt-scope2 "auth required $SO $KV scope=api:read scope=deploy" "account required $SO $KV"
+svc vt-scope-ops "auth required $SO $KV scope=ops:read" "account required $SO $KV"
+svc vt-scope-opsbare "auth required $SO $KV scope=ops" "account required $SO $KV"
+svc vt-scope-wild "auth required $SO $KV scope=ops:*" "account required $SO $KV scope=ops:*"
+svc vt-scope-char "auth required $SO $KV scope=api/read" "account required $SO $KV"
+svc vt-scope-empty "auth required $SO $KV scope=" "account required $SO $KV"
+svc vt-scope-long "auth required $SO $KV scope=$(printf 'a%.0s' $(seq 1 101))" "account required $SO $KV"
+svc vt-scope-optional "auth optional $SO $KV scope=ops:read" "auth required $PAM_SECURITY/pam_permit.so" \
+    "account required $SO $KV debug"
+
+c0=$(calls alice "$S_ID")
+case_pt "scope=: a token granted that scope" PAM_SUCCESS vt-scope alice "$S_TOK" authenticate acct_mgmt
+case_pt "scope= twice: a token granted both" PAM_SUCCESS vt-scope2 alice "$S_TOK" authenticate acct_mgmt
+expect_calls "scope= successes" alice "$S_ID" "$c0" 2
+c0=$(calls alice "$S_ID")
+case_pt "scope=: a token without that scope" PAM_AUTH_ERR vt-scope-ops alice "$S_TOK"
+log_check "scope refusal names the status forbidden_scope, never the token" "forbidden_scope" "$S_TOK"
+expect_calls "forbidden_scope is not an API call" alice "$S_ID" "$c0" 0
+case_pt "scope= twice: a token granted only one of them" PAM_AUTH_ERR vt-scope2 alice "$S2_TOK"
+log_check "... refused as forbidden_scope" "forbidden_scope" "$S2_TOK"
+case_pt "scope=: a token without a scope list (every scope)" PAM_SUCCESS vt-scope alice "$A_TOK"
+case_pt "scope=ops:read: a token granted ops:*" PAM_SUCCESS vt-scope-ops alice "$O_TOK" authenticate acct_mgmt
+case_pt "scope=ops: ops:* does not grant the bare prefix" PAM_AUTH_ERR vt-scope-opsbare alice "$O_TOK"
+log_check "... refused as forbidden_scope" "forbidden_scope" "$O_TOK"
+case_pt "acct_mgmt after forbidden_scope: no opinion, a stack of only pam_vatoken fails" PAM_PERM_DENIED \
+    vt-scope-optional alice "$S_TOK" authenticate acct_mgmt
+log_check "... and acct_mgmt was reached" "no successful token authentication" "$S_TOK"
+case_pt "scope=ops:* (a wildcard is not a required scope)" PAM_SERVICE_ERR vt-scope-wild alice "$O_TOK"
+log_check "bad scope= is a configuration error naming the argument" \
+    "configuration error: bad value (expected 1 to 100 characters of A-Za-z0-9_.:-, no *): scope" "$O_TOK"
+case_pt "scope=ops:* in acct_mgmt" PAM_PERM_DENIED vt-scope-wild alice "" acct_mgmt
+case_pt "scope=api/read (bad character)" PAM_SERVICE_ERR vt-scope-char alice "$S_TOK"
+log_check "... a configuration error naming the argument" "bad value (expected 1 to 100 characters" "$S_TOK"
+case_pt "scope= (empty)" PAM_SERVICE_ERR vt-scope-empty alice "$S_TOK"
+log_check "... a configuration error naming the argument" "bad value (expected 1 to 100 characters" "$S_TOK"
+case_pt "scope= of 101 characters" PAM_SERVICE_ERR vt-scope-long alice "$S_TOK"
+log_check "... a configuration error naming the argument" "bad value (expected 1 to 100 characters" "$S_TOK"
+
+# PAM_RHOST: the client of a token with an allow-list (203.0.113.0/24, 2001:db8::/32).
+c0=$(calls alice "$C_ID")
+PT_OPTS=(-I rhost=203.0.113.7)
+case_pt "allow-list, PAM_RHOST an IPv4 address in it" PAM_SUCCESS vt-owner alice "$C_TOK" authenticate acct_mgmt
+PT_OPTS=(-I rhost=2001:db8::5)
+case_pt "allow-list, PAM_RHOST an IPv6 address in it" PAM_SUCCESS vt-owner alice "$C_TOK"
+PT_OPTS=(-I rhost=::ffff:203.0.113.9)
+case_pt "allow-list, PAM_RHOST an IPv4-mapped IPv6 address in it" PAM_SUCCESS vt-owner alice "$C_TOK"
+expect_calls "allow-list successes" alice "$C_ID" "$c0" 3
+c0=$(calls alice "$C_ID")
+PT_OPTS=(-I rhost=198.51.100.1)
+case_pt "allow-list, PAM_RHOST an address outside it" PAM_AUTH_ERR vt-owner alice "$C_TOK"
+log_check "client refusal names the status forbidden_client and the client, never the token" \
+    "forbidden_client (client 198.51.100.1)" "$C_TOK"
+PT_OPTS=(-I rhost=client.example.org)
+case_pt "allow-list, PAM_RHOST a host name (fails closed)" PAM_AUTH_ERR vt-owner alice "$C_TOK"
+log_check "... refused as forbidden_client, no client address" "forbidden_client (no client address" "$C_TOK"
+PT_OPTS=(-I "rhost=203.0.113.7 ")
+case_pt "allow-list, PAM_RHOST an address with a trailing space (not an address)" PAM_AUTH_ERR vt-owner alice "$C_TOK"
+log_check "... refused as forbidden_client, no client address" "forbidden_client (no client address" "$C_TOK"
+PT_OPTS=()
+case_pt "allow-list, no PAM_RHOST (fails closed)" PAM_AUTH_ERR vt-owner alice "$C_TOK"
+log_check "... refused as forbidden_client, no client address" "forbidden_client (no client address" "$C_TOK"
+expect_calls "allow-list refusals are not API calls" alice "$C_ID" "$c0" 0
+PT_OPTS=(-I rhost=client.example.org)
+case_pt "no allow-list: a host name in PAM_RHOST changes nothing" PAM_SUCCESS vt-owner alice "$A_TOK"
+PT_OPTS=(-I rhost=203.0.113.7)
+case_pt "allow-list and scope= together" PAM_SUCCESS vt-scope alice "$C_TOK"
+PT_OPTS=()
+
+case_pt "expired token" PAM_AUTH_ERR vt-owner alice "$X_TOK"
+log_check "... refused as expired, never the token" "token refused: expired" "$X_TOK"
+case_pt "disabled token" PAM_AUTH_ERR vt-owner alice "$DIS_TOK"
+log_check "... refused as disabled, never the token" "token refused: disabled" "$DIS_TOK"
+case_pt "revoked (leaked) token" PAM_AUTH_ERR vt-owner alice "$REV_TOK"
+log_check "... refused as revoked, never the token" "token refused: revoked" "$REV_TOK"
+case_pt "expired token, match=any" PAM_AUTH_ERR vt-any alice "$X_TOK"
+case_pt "acct_mgmt after an expired token: no opinion, a stack of only pam_vatoken fails" PAM_PERM_DENIED \
+    vt-optional alice "$X_TOK" authenticate acct_mgmt
+
+echo "# a database still at schema 1.2 (no vatoken_verify)"
+"$PGBIN/createdb" -h "$SOCK" -p "$PORT1" -U vtadmin vt1
+"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT1" -U vtadmin -d vt1 >/dev/null <<'EOF'
+CREATE EXTENSION vatoken VERSION '1.2';
+GRANT EXECUTE ON FUNCTION public.vatoken_validate(text) TO vatoken_pam;
+EOF
+read -r V1_ID V1_TOK <<<"$("$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT1" -U vtadmin -d vt1 \
+    -c "SELECT token_id || ' ' || token FROM vatoken_create('alice', 'v1')")"
+[ -n "$V1_TOK" ] || die "cannot mint a token in the 1.2 database"
+V1KV="[conninfo=host=$SOCK port=$PORT1 dbname=vt1 user=vatoken_pam]"
+svc vt-v1 "auth required $SO $V1KV debug" "account required $SO $V1KV"
+svc vt-v1-scope "auth required $SO $V1KV scope=api:read" "account required $SO $V1KV"
+case_pt "schema 1.2, no scope=: falls back to vatoken_validate" PAM_SUCCESS vt-v1 alice "$V1_TOK" authenticate acct_mgmt
+log_check "... and says so with debug" "vatoken_verify unavailable (SQLSTATE 42883); checked with vatoken_validate" \
+    "$V1_TOK"
+PT_OPTS=(-I rhost=203.0.113.7)
+case_pt "schema 1.2, no scope=, PAM_RHOST set: still vatoken_validate" PAM_SUCCESS vt-v1 alice "$V1_TOK"
+PT_OPTS=()
+case_pt "schema 1.2, no scope=: unknown token refused" PAM_AUTH_ERR vt-v1 alice "$U_TOK"
+case_pt "schema 1.2, scope= given: fails closed" PAM_AUTHINFO_UNAVAIL vt-v1-scope alice "$V1_TOK"
+log_check "... saying why" "scope= needs vatoken_verify (vatoken 2.0)" "$V1_TOK"
+# The 2.0 database, a role that may run vatoken_validate but not vatoken_verify
+# (a 1.x grant recipe after ALTER EXTENSION UPDATE).
+sql >/dev/null <<'EOF'
+CREATE ROLE validate_only_pam LOGIN;
+GRANT EXECUTE ON FUNCTION public.vatoken_validate(text) TO validate_only_pam;
+EOF
+VOKV="[conninfo=host=$SOCK port=$PORT1 dbname=vatoken user=validate_only_pam]"
+svc vt-validate-only "auth required $SO $VOKV debug" "account required $SO $VOKV"
+svc vt-validate-only-scope "auth required $SO $VOKV scope=api:read" "account required $SO $VOKV"
+case_pt "no EXECUTE on vatoken_verify, no scope=: falls back to vatoken_validate" PAM_SUCCESS \
+    vt-validate-only alice "$A_TOK"
+log_check "... and says so with debug" "vatoken_verify unavailable (SQLSTATE 42501)" "$A_TOK"
+PT_OPTS=(-I rhost=203.0.113.7)
+case_pt "no EXECUTE on vatoken_verify: an allow-list token fails closed (no client)" PAM_AUTH_ERR \
+    vt-validate-only alice "$C_TOK"
+PT_OPTS=()
+case_pt "no EXECUTE on vatoken_verify, scope= given: fails closed" PAM_AUTHINFO_UNAVAIL \
+    vt-validate-only-scope alice "$S_TOK"
+
 echo "# through pgbouncer: transaction pooling, one server connection, its defaults otherwise"
 # Listens on a Unix socket in $TMP only (listen_addr empty: no TCP port).
 BDIR=$TMP/bouncer
@@ -590,12 +733,19 @@ done
 BKV="[conninfo=host=$BDIR port=6432 dbname=vatoken user=vatoken_pam]"
 svc vt-bouncer "auth required $SO $BKV" "account required $SO $BKV"
 svc vt-bouncer-slow "auth required $SO $BKV schema=slow timeout=1" "account required $SO"
+svc vt-bouncer-scope "auth required $SO $BKV scope=api:read" "account required $SO $BKV"
+svc vt-bouncer-fake "auth required $SO $BKV schema=fake" "account required $SO"
 if [ "$(bsql -c 'SELECT 1' 2>/dev/null)" = 1 ]; then
     c0=$(calls alice "$A_ID")
     case_pt "through pgbouncer: valid token" PAM_SUCCESS vt-bouncer alice "$A_TOK" authenticate acct_mgmt
     case_pt "through pgbouncer: unknown token" PAM_AUTH_ERR vt-bouncer alice "$U_TOK"
     case_pt "through pgbouncer: deleted token" PAM_AUTH_ERR vt-bouncer alice "$D_TOK"
     expect_calls "through pgbouncer" alice "$A_ID" "$c0" 1
+    PT_OPTS=(-I rhost=203.0.113.7)
+    case_pt "through pgbouncer: scope= and PAM_RHOST" PAM_SUCCESS vt-bouncer-scope alice "$C_TOK" authenticate acct_mgmt
+    case_pt "through pgbouncer: forbidden_scope" PAM_AUTH_ERR vt-bouncer-scope alice "$S2_TOK"
+    PT_OPTS=()
+    case_pt "through pgbouncer: fallback to vatoken_validate (stand-in schema)" PAM_SUCCESS vt-bouncer-fake alice "$A_TOK"
     t0=$SECONDS
     case_pt "through pgbouncer: statement_timeout (timeout=1, function sleeps 10 s)" PAM_AUTHINFO_UNAVAIL \
         vt-bouncer-slow alice "$A_TOK"

@@ -1,7 +1,8 @@
 /*
  * test_pam_unit.c
- *	  Check unit tests of pam_vatoken's pure parts: argument parsing, the
- *	  reading of the vatoken_validate reply, the mapping to PAM codes, the
+ *	  Check unit tests of pam_vatoken's pure parts: argument parsing (scope=
+ *	  included), PAM_RHOST as a client, the reading of the vatoken_verify /
+ *	  vatoken_validate reply and the 1.x fallback rule, the mapping to PAM codes, the
  *	  acct_mgmt decision, redaction and log lines, and the libpq parameter
  *	  set (secrets, the TCP rule, service files, what is pinned against the
  *	  environment).  No PAM stack and no database are needed (one test talks
@@ -20,6 +21,7 @@
 
 #include "pam_args.h"
 #include "pam_check.h"
+#include "pam_client.h"
 #include "pam_log.h"
 #include "pam_params.h"
 #include "pam_result.h"
@@ -476,7 +478,8 @@ START_TEST(row_refusals)
 	vtp_result_init(&r);
 	ck_assert_int_eq(row("f", "malformed", NULL, NULL, NULL, &r), VTP_OUT_MALFORMED);
 	ck_assert_int_eq(row("f", "unknown", NULL, NULL, NULL, &r), VTP_OUT_UNKNOWN);
-	ck_assert_int_eq(row("f", "expired", NULL, NULL, NULL, &r), VTP_OUT_REJECTED);
+	ck_assert_int_eq(row("f", "expired", NULL, NULL, NULL, &r), VTP_OUT_EXPIRED);
+	ck_assert_int_eq(row("f", "no_such_status", NULL, NULL, NULL, &r), VTP_OUT_REJECTED);
 	/* a refusal that carries an owner still is a refusal */
 	ck_assert_int_eq(row("f", "unknown", "7", "alice", "x", &r), VTP_OUT_UNKNOWN);
 	ck_assert_ptr_null(r.owner);
@@ -625,7 +628,7 @@ START_TEST(query_text)
 {
 	char		q[VTP_QUERY_MAX];
 
-	vtp_build_query("public", q, sizeof(q));
+	vtp_build_query("public", VTP_CALL_VALIDATE, q, sizeof(q));
 	ck_assert_str_eq(q, "SELECT valid, status, token_id, owner, name "
 					 "FROM \"public\".vatoken_validate($1::text)");
 }
@@ -649,7 +652,8 @@ START_TEST(check_unreachable_database)
 
 	ck_assert_int_eq(parse(1, argv), PAM_SUCCESS);
 	vtp_result_init(&r);
-	ck_assert_int_eq(vtp_check_token(&args, TOKEN, &r, err, sizeof(err)), VTP_OUT_UNAVAILABLE);
+	ck_assert_int_eq(vtp_check_token(&args, TOKEN, "203.0.113.7", &r, err, sizeof(err)),
+					 VTP_OUT_UNAVAILABLE);
 	ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
 	ck_assert_ptr_null(strstr(err, TOKEN));
 	ck_assert_ptr_null(strchr(err, '\n'));
@@ -697,6 +701,230 @@ START_TEST(log_lines)
 }
 END_TEST
 
+/* ---- 2.0: scope=, PAM_RHOST, the policy statuses ----------------------- */
+
+START_TEST(args_scopes)
+{
+	const char *argv[] = {"scope=api:read", "scope=deploy", "scope=A-z_0.9:x"};
+
+	ck_assert_int_eq(parse(0, NULL), PAM_SUCCESS);
+	ck_assert_int_eq(args.nscopes, 0);
+	ck_assert_int_eq(parse(3, argv), PAM_SUCCESS);
+	ck_assert_int_eq(args.nscopes, 3);
+	ck_assert_str_eq(args.scopes[0], "api:read");
+	ck_assert_str_eq(args.scopes[1], "deploy");
+	ck_assert_str_eq(args.scopes[2], "A-z_0.9:x");
+}
+END_TEST
+
+START_TEST(args_bad_scopes)
+{
+	char		longest[120];
+	const char *bad[] = {"scope=", "scope=*", "scope=ops:*", "scope=a*b", "scope=api/read",
+		"scope=api read", "scope=\"x\"", "scope=a,b", "scope={a}", "scope=caf\xc3\xa9",
+	"scope=a\nb", "scope=a\\b"};
+	const char *argv[VTP_MAX_SCOPES + 1];
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		ck_assert_msg(parse(1, &bad[i]) == PAM_SERVICE_ERR, "accepted %s", bad[i]);
+		ck_assert_str_eq(err, "bad value (expected 1 to 100 characters of A-Za-z0-9_.:-, no *): scope");
+	}
+	/* 100 characters is the longest */
+	memcpy(longest, "scope=", 6);
+	memset(longest + 6, 'a', 100);
+	longest[106] = '\0';
+	argv[0] = longest;
+	ck_assert_int_eq(parse(1, argv), PAM_SUCCESS);
+	longest[106] = 'a';
+	longest[107] = '\0';
+	ck_assert_int_eq(parse(1, argv), PAM_SERVICE_ERR);
+	/* at most VTP_MAX_SCOPES */
+	for (i = 0; i < VTP_MAX_SCOPES + 1; i++)
+		argv[i] = "scope=a";
+	ck_assert_int_eq(parse(VTP_MAX_SCOPES, argv), PAM_SUCCESS);
+	ck_assert_int_eq(parse(VTP_MAX_SCOPES + 1, argv), PAM_SERVICE_ERR);
+	ck_assert_str_eq(err, "too many (at most 32): scope");
+}
+END_TEST
+
+START_TEST(client_from_rhost)
+{
+	char		c[VTP_CLIENT_MAX];
+	const char *not_addresses[] = {"", "client.example.org", "localhost", "203.0.113.7 ",
+		" 203.0.113.7", "203.0.113.7:22", "[2001:db8::1]", "fe80::1%eth0", "203.0.113.0/24",
+		"203.0.113", "0x7f.1", "203.0.113.7\n", "2001:db8::1 x", "::ffff:203.0.113.7x",
+	"1.2.3.4.5", "256.1.1.1"};
+	size_t		i;
+
+	ck_assert(vtp_client_from_rhost("203.0.113.7", c, sizeof(c)));
+	ck_assert_str_eq(c, "203.0.113.7");
+	ck_assert(vtp_client_from_rhost("2001:DB8:0:0::5", c, sizeof(c)));
+	ck_assert_str_eq(c, "2001:db8::5");
+	ck_assert(vtp_client_from_rhost("::ffff:203.0.113.9", c, sizeof(c)));
+	ck_assert_str_eq(c, "::ffff:203.0.113.9");
+	ck_assert(vtp_client_from_rhost("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", c, sizeof(c)));
+	ck_assert(!vtp_client_from_rhost(NULL, c, sizeof(c)));
+	ck_assert_str_eq(c, "");
+	for (i = 0; i < sizeof(not_addresses) / sizeof(not_addresses[0]); i++)
+	{
+		strcpy(c, "x");
+		ck_assert_msg(!vtp_client_from_rhost(not_addresses[i], c, sizeof(c)),
+					  "took \"%s\"", not_addresses[i]);
+		ck_assert_str_eq(c, "");
+	}
+	/* a buffer too small is no client, never a cut address */
+	ck_assert(!vtp_client_from_rhost("2001:db8::5", c, 4));
+}
+END_TEST
+
+START_TEST(scopes_literal)
+{
+	char		buf[VTP_SCOPES_LITERAL_MAX];
+	const char *one[] = {"api:read"};
+	const char *two[] = {"api:read", "deploy"};
+	const char *many[VTP_MAX_SCOPES];
+	char		longest[101];
+	int			i;
+
+	ck_assert(vtp_scopes_literal(NULL, 0, buf, sizeof(buf)));
+	ck_assert_str_eq(buf, "{}");
+	ck_assert(vtp_scopes_literal(one, 1, buf, sizeof(buf)));
+	ck_assert_str_eq(buf, "{\"api:read\"}");
+	ck_assert(vtp_scopes_literal(two, 2, buf, sizeof(buf)));
+	ck_assert_str_eq(buf, "{\"api:read\",\"deploy\"}");
+	/* the most scope= can give fits */
+	memset(longest, 'a', 100);
+	longest[100] = '\0';
+	for (i = 0; i < VTP_MAX_SCOPES; i++)
+		many[i] = longest;
+	ck_assert(vtp_scopes_literal(many, VTP_MAX_SCOPES, buf, sizeof(buf)));
+	ck_assert_uint_eq(strlen(buf), (size_t) VTP_SCOPES_LITERAL_MAX - 2);
+	/* too small: refused, never cut */
+	ck_assert(!vtp_scopes_literal(two, 2, buf, 12));
+	ck_assert(!vtp_scopes_literal(NULL, 0, buf, 2));
+}
+END_TEST
+
+START_TEST(fallback_rule)
+{
+	ck_assert(vtp_fallback_allowed("42883", 0));
+	ck_assert(vtp_fallback_allowed("42501", 0));
+	ck_assert(!vtp_fallback_allowed("42883", 1));
+	ck_assert(!vtp_fallback_allowed("42501", 2));
+	ck_assert(!vtp_fallback_allowed("3F000", 0));	/* no such schema */
+	ck_assert(!vtp_fallback_allowed("57014", 0));	/* statement_timeout */
+	ck_assert(!vtp_fallback_allowed("08006", 0));
+	ck_assert(!vtp_fallback_allowed(NULL, 0));
+}
+END_TEST
+
+START_TEST(row_policy_statuses)
+{
+	vtp_result	r;
+	static const struct
+	{
+		const char *status;
+		vtp_outcome outcome;
+		vtp_reason	reason;
+	}			cases[] = {
+		{"revoked", VTP_OUT_REVOKED, VTP_R_REVOKED},
+		{"disabled", VTP_OUT_DISABLED, VTP_R_DISABLED},
+		{"expired", VTP_OUT_EXPIRED, VTP_R_EXPIRED},
+		{"forbidden_client", VTP_OUT_FORBIDDEN_CLIENT, VTP_R_FORBIDDEN_CLIENT},
+		{"forbidden_scope", VTP_OUT_FORBIDDEN_SCOPE, VTP_R_FORBIDDEN_SCOPE},
+		{"stale", VTP_OUT_STALE, VTP_R_STALE},
+	};
+	size_t		i;
+
+	vtp_result_init(&r);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		vtp_verdict v;
+
+		ck_assert_int_eq(row("f", cases[i].status, "12", "alice", "n", &r), cases[i].outcome);
+		/* never an owner: nothing a refusal carries can make it a success */
+		ck_assert_ptr_null(r.owner);
+		v = vtp_decide(&r, VTP_MATCH_ANY, "alice");
+		ck_assert_int_eq(v.pam_code, PAM_AUTH_ERR);
+		ck_assert_int_eq(v.reason, cases[i].reason);
+		ck_assert_str_eq(vtp_reason_name(v.reason), cases[i].status);
+		ck_assert_int_eq(vtp_verdict_priority(&v), LOG_NOTICE);
+		/* valid = true with any of them breaks the contract */
+		ck_assert_int_eq(row("t", cases[i].status, "12", "alice", "n", &r), VTP_OUT_UNAVAILABLE);
+	}
+	/* the id of a found token is kept for the log; a bad one is dropped */
+	ck_assert_int_eq(row("f", "expired", "12", NULL, NULL, &r), VTP_OUT_EXPIRED);
+	ck_assert_int_eq(r.token_id, 12);
+	ck_assert_int_eq(row("f", "expired", "12x", NULL, NULL, &r), VTP_OUT_EXPIRED);
+	ck_assert_int_eq(r.token_id, 0);
+	ck_assert_int_eq(row("f", "unknown", "12", NULL, NULL, &r), VTP_OUT_UNKNOWN);
+	ck_assert_int_eq(r.token_id, 0);
+	/* after a refusal, acct_mgmt has no opinion */
+	ck_assert_int_eq(vtp_acct_decide(true, PAM_AUTH_ERR, "alice", "alice"), PAM_IGNORE);
+	vtp_result_clear(&r);
+}
+END_TEST
+
+START_TEST(log_lines_policy)
+{
+	char		line[VTP_LOG_LINE_MAX];
+	vtp_result	r;
+	vtp_verdict v;
+
+	vtp_result_init(&r);
+	r.outcome = VTP_OUT_EXPIRED;
+	r.token_id = 12;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "alice");
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: expired, token 12");
+	r.outcome = VTP_OUT_REVOKED;
+	r.token_id = 0;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "alice");
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: revoked");
+
+	r.outcome = VTP_OUT_FORBIDDEN_CLIENT;
+	r.token_id = 3;
+	ck_assert(vtp_client_from_rhost("198.51.100.1", r.client, sizeof(r.client)));
+	r.has_client = true;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "alice");
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: forbidden_client (client 198.51.100.1), token 3");
+	r.has_client = false;
+	r.client[0] = '\0';
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: forbidden_client (no client address: "
+					 "PAM_RHOST unset or not an IP address), token 3");
+	strcpy(r.fallback, "42883");
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: forbidden_client (no client address: "
+					 "checked with vatoken_validate), token 3");
+
+	r.outcome = VTP_OUT_FORBIDDEN_SCOPE;
+	r.token_id = 0;
+	v = vtp_decide(&r, VTP_MATCH_OWNER, "alice");
+	vtp_format_verdict(line, sizeof(line), "alice", &v, &r, NULL);
+	ck_assert_str_eq(line, "user \"alice\": token refused: forbidden_scope");
+}
+END_TEST
+
+START_TEST(query_text_verify)
+{
+	char		q[VTP_QUERY_MAX];
+	char		longest[VTP_MAX_SCHEMA_LEN + 1];
+
+	vtp_build_query("public", VTP_CALL_VERIFY, q, sizeof(q));
+	ck_assert_str_eq(q, "SELECT valid, status, token_id, owner, name "
+					 "FROM \"public\".vatoken_verify($1::text, $2::text[], $3::inet)");
+	memset(longest, 's', VTP_MAX_SCHEMA_LEN);
+	longest[VTP_MAX_SCHEMA_LEN] = '\0';
+	vtp_build_query(longest, VTP_CALL_VERIFY, q, sizeof(q));
+	ck_assert_ptr_nonnull(strstr(q, "$3::inet)"));
+}
+END_TEST
+
 static Suite *
 pam_suite(void)
 {
@@ -723,6 +951,9 @@ pam_suite(void)
 	ADD_TEST(a, params_defaults_spelled_out);
 	ADD_TEST(a, params_environment_ignored_or_refused);
 	ADD_TEST(a, params_service_file);
+	ADD_TEST(a, args_scopes);
+	ADD_TEST(a, args_bad_scopes);
+	ADD_TEST(a, client_from_rhost);
 	suite_add_tcase(s, a);
 
 	ADD_TEST(r, row_valid);
@@ -733,6 +964,8 @@ pam_suite(void)
 	ADD_TEST(r, item_errors);
 	ADD_TEST(r, user_names);
 	ADD_TEST(r, export_values_cleaned);
+	ADD_TEST(r, row_policy_statuses);
+	ADD_TEST(r, fallback_rule);
 	suite_add_tcase(s, r);
 
 	ADD_TEST(m, redact_token);
@@ -741,6 +974,9 @@ pam_suite(void)
 	ADD_TEST(m, statement_timeout_text);
 	ADD_TEST(m, check_unreachable_database);
 	ADD_TEST(m, log_lines);
+	ADD_TEST(m, log_lines_policy);
+	ADD_TEST(m, query_text_verify);
+	ADD_TEST(m, scopes_literal);
 	suite_add_tcase(s, m);
 	return s;
 }
