@@ -48,6 +48,10 @@ vt_check_scopes(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scopes must be a one-dimensional array")));
 	vt_elements(a, TEXTOID, &elems, &nulls, &n);
 	if (n > VT_MAX_SCOPES)
 		ereport(ERROR,
@@ -100,6 +104,10 @@ vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("allowed_clients must be a one-dimensional array")));
 	vt_elements(a, CIDROID, &elems, &nulls, &n);
 	if (n == 0)
 		ereport(ERROR,
@@ -290,21 +298,37 @@ vt_policy_scopes(const vt_token_row *row)
 	return construct_array(&every, 1, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
+/*
+ * A leak report's source or vatoken.actor as stored: cut at 200 characters,
+ * and every control character (C0, DEL and, in UTF-8, C1 U+0080..U+009F, as
+ * for owner and name) a space.
+ */
 text *
 vt_clean_source(text *source)
 {
 	char	   *s;
 	int			len;
+	int			o = 0;
 
 	if (source == NULL)
 		return NULL;
 	s = text_to_cstring(source);
 	len = pg_mbcharcliplen(s, strlen(s), 200);
-	s[len] = '\0';
 	for (int i = 0; i < len; i++)
 	{
-		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-			s[i] = ' ';
+		unsigned char c = (unsigned char) s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			s[o++] = ' ';
+		else if (GetDatabaseEncoding() == PG_UTF8 && c == 0xc2 && i + 1 < len &&
+				 (unsigned char) s[i + 1] >= 0x80 && (unsigned char) s[i + 1] <= 0x9f)
+		{
+			s[o++] = ' ';
+			i++;
+		}
+		else
+			s[o++] = s[i];
 	}
+	s[o] = '\0';
 	return cstring_to_text(s);
 }
