@@ -36,6 +36,7 @@ import datetime
 import logging
 import os
 import queue
+import re
 import sys
 import threading
 from contextlib import contextmanager
@@ -107,10 +108,12 @@ def bearer_token():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    token = token.strip(" ")
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    return token
+    return token.strip(" ") or None
+
+
+# What a token can possibly look like; anything else is answered malformed
+# without asking the database (NUL, control characters, bytes above 0x7e).
+PLAUSIBLE_TOKEN = re.compile(r"[\x21-\x7e]{1,%d}" % MAX_TOKEN_LENGTH)
 
 
 def problem(status, message, headers=None):
@@ -155,6 +158,9 @@ def register_api(app, pool):
                 if token is None:
                     return problem(401, "a bearer token is required",
                                    {"WWW-Authenticate": 'Bearer realm="api"'})
+                if not PLAUSIBLE_TOKEN.fullmatch(token):
+                    return problem(401, "malformed",
+                                   {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'})
                 try:
                     with pool.connection() as conn:
                         row = conn.execute(
@@ -169,9 +175,11 @@ def register_api(app, pool):
                             for k, v in rate_headers(row).items():
                                 resp.headers[k] = v
                             return resp
-                except (PoolTimeout, psycopg.OperationalError) as e:
-                    # The class of error only: no message (it could quote input).
-                    log.warning("database unavailable: %s", type(e).__name__)
+                except (PoolTimeout, psycopg.Error) as e:
+                    # Unreachable, or an error no check should raise (e.g. a
+                    # standby without the preload): fail closed.  The class
+                    # of error only: no message (it could quote input).
+                    log.warning("token check failed: %s", type(e).__name__)
                     return problem(503, "try again later", {"Retry-After": "5"})
                 if status in FORBIDDEN:
                     headers = {}

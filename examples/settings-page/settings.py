@@ -169,6 +169,8 @@ def delete_token(token_id):
     name, user = current_user()
     if user is None:
         return redirect(url_for("settings.login_form"), 303)
+    if token_id > 2**63 - 1:        # not a bigint: no such token
+        return redirect(url_for("settings.api_page"), 303)
     as_user(name, user, lambda conn: conn.execute(
         "SELECT vatoken_delete(%s, %s)", (user["owner"], token_id)).fetchone())
     return redirect(url_for("settings.api_page"), 303)
