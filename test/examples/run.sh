@@ -139,6 +139,21 @@ done
 check "a 300-character token is refused before the database: 401" 401 \
     "$(req GET /flights -H "$(bearer "$(printf 'x%.0s' $(seq 300))")")"
 
+# Raw bytes no HTTP client would send: NUL, a control character, 0xff.
+raw() {
+    "$PYTHON" - "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /flights HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + bytes.fromhex(sys.argv[2])
+          + b"\r\nConnection: close\r\n\r\n")
+print(s.recv(100).split(b" ")[1].decode())
+PY
+}
+for bytes in 7661745f00ff 7661745f01 7661745fff41; do
+    code=$(raw "$bytes")
+    case "$code" in 400|401) ok "token bytes $bytes: $code, no data, no error" ;; *) not_ok "token bytes $bytes: 400 or 401" "got $code" ;; esac
+done
+check "... and the app still answers" 200 "$(req GET /health)"
 check "valid token, right scope: 200" 200 "$(req GET /flights -H "$(bearer "$T42")")"
 check "... the owner is the tenant" airline-42 "$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["owner"])' <"$TMP/body")"
 check "... only that owner's flights" "VA042 VA043" \
@@ -179,6 +194,50 @@ else
     echo "skip 429 with X-RateLimit-*/Retry-After: vatoken_verify has no rate-limit columns yet (issue #13)"
 fi
 
+# The app's 429 and 503 answers, against a stand-in for vatoken_verify (the
+# shape issue #13 is expected to give it: the 2.0 columns plus rate_limit,
+# rate_remaining, rate_reset, retry_after) reached through the search_path of
+# a second API role, served by a second instance of the app.
+psql "$DB user=postgres" >/dev/null <<'SQL'
+CREATE SCHEMA shim;
+CREATE TYPE shim.verify_result AS (valid boolean, status text, token_id bigint, owner text, name text,
+    scopes text[], expires_at timestamptz, rate_limit integer, rate_remaining integer,
+    rate_reset timestamptz, retry_after interval);
+CREATE FUNCTION shim.vatoken_verify(text, text[], inet) RETURNS shim.verify_result LANGUAGE sql AS $$
+    SELECT CASE $1
+        WHEN 'shim_limited' THEN ROW(false, 'rate_limited', 1, 'airline-42', 'x', '{*}', NULL,
+                                     100, 0, '2026-12-01 00:00:30+00', '29.2 s')::shim.verify_result
+        WHEN 'shim_valid' THEN ROW(true, 'valid', 1, 'airline-42', 'x', '{*}', NULL,
+                                   100, 99, '2026-12-01 00:00:30+00', NULL)::shim.verify_result
+        WHEN 'shim_stale' THEN ROW(false, 'stale', NULL, NULL, NULL, NULL, NULL,
+                                   NULL, NULL, NULL, NULL)::shim.verify_result
+        ELSE ROW(false, 'some_future_status', 1, 'airline-42', 'x', '{*}', NULL,
+                 NULL, NULL, NULL, NULL)::shim.verify_result END
+$$;
+CREATE ROLE api_server_shim LOGIN IN ROLE api_server;
+GRANT USAGE ON SCHEMA shim TO api_server_shim;
+ALTER ROLE api_server_shim SET search_path = shim, public;
+SQL
+"$PYTHON" "$REPO/examples/api-server/app.py" --api-db "$DB user=api_server_shim" \
+    --host 127.0.0.1 --port 0 --port-file "$TMP/port2" >"$OUT/app-shim.log" 2>&1 &
+SHIM_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/port2" ] && break; sleep 0.1; done
+if [ -s "$TMP/port2" ]; then
+    MAIN_BASE=$BASE
+    BASE="http://127.0.0.1:$(cat "$TMP/port2")"
+    check "stand-in rate_limited: 429" 429 "$(req GET /flights -H "$(bearer shim_limited)")"
+    check "... X-RateLimit-Limit/Remaining/Reset, Retry-After (rounded up)" "100 0 1796083230 30" \
+        "$(header X-RateLimit-Limit) $(header X-RateLimit-Remaining) $(header X-RateLimit-Reset) $(header Retry-After)"
+    check "stand-in valid with a limit: 200 with X-RateLimit-Remaining" "200 99" \
+        "$(req GET /flights -H "$(bearer shim_valid)") $(header X-RateLimit-Remaining)"
+    check "stand-in stale: 503 with Retry-After" "503 5" "$(req GET /flights -H "$(bearer shim_stale)") $(header Retry-After)"
+    check "a status the app does not know: 401 (fails closed)" 401 "$(req GET /flights -H "$(bearer shim_other)")"
+    BASE=$MAIN_BASE
+else
+    not_ok "the second app (stand-in) did not say its port" "$(cat "$OUT/app-shim.log")"
+fi
+kill "$SHIM_PID" 2>/dev/null; wait "$SHIM_PID" 2>/dev/null || true
+
 # A database that is gone: 503, and the app recovers when it is back.
 "$PGBIN/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null
 check "database down: 503" 503 "$(req GET /flights -H "$(bearer "$T42")")"
@@ -208,6 +267,8 @@ fi
 # ---------------------------------------------------------------- logs
 kill "$APP_PID" 2>/dev/null; wait "$APP_PID" 2>/dev/null || true
 APP_PID=
+! grep -q Traceback "$OUT/app.log" && ok "no request raised an error in the app" \
+    || not_ok "no request raised an error in the app" "$(grep -A 20 Traceback "$OUT/app.log" | head -40)"
 grep -q "GET '/flights' 200" "$OUT/app.log" && ok "the app logged its requests" || not_ok "the app logged its requests" "$(tail -n 5 "$OUT/app.log")"
 leaks=0
 for tok in "${ALL_TOKENS[@]}"; do
