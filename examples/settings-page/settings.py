@@ -96,6 +96,11 @@ def no_store(html, status=200):
     return html, status, {"Cache-Control": "no-store"}
 
 
+@bp.errorhandler(psycopg.OperationalError)
+def unavailable(_e):
+    return no_store("<p>The database cannot be reached. Try again in a moment.</p>", 503)
+
+
 @bp.errorhandler(Refused)
 def refused(_e):
     name, user = current_user()
@@ -153,8 +158,8 @@ def create_token():
     if user is None:
         return redirect(url_for("settings.login_form"), 303)
     token_name = request.form.get("name", "").strip()
-    if not token_name or len(token_name) > 100:
-        return _page(name, user, message="Give the token a name of 1 to 100 characters.", status=400)
+    if not token_name or len(token_name) > 100 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in token_name):
+        return _page(name, user, message="Give the token a name of 1 to 100 characters, without control characters.", status=400)
     try:
         created = as_user(name, user, lambda conn: conn.execute(
             "SELECT token_id, token, name FROM vatoken_create(%s, %s)",

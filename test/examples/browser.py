@@ -167,6 +167,14 @@ def main():
         after = db_one("SELECT count(*) FROM vatoken_list('airline-42')")[0]
         ok("a form with a wrong CSRF token is refused and creates nothing",
            after == before and "Bad Request" in driver.page_source, (before, after))
+        # A name with a NUL byte (no browser form sends one unasked).
+        driver.get(BASE + "/settings/api")
+        csrf = driver.find_element(By.CSS_SELECTOR, "header input[name=csrf]").get_attribute("value")
+        post_from_page(driver, "/settings/api/tokens", {"name": "nul\u0000name", "csrf": csrf})
+        msg = driver.find_elements(By.ID, "message")
+        ok("a name with a NUL byte is refused with a message",
+           bool(msg) and "control characters" in msg[0].text
+           and db_one("SELECT count(*) FROM vatoken_list('airline-42')")[0] == before)
         driver.get(BASE + "/settings/api")
 
         # Delete: cancel first, then confirm.
