@@ -30,6 +30,14 @@ route's scopes and the peer's address as bind parameters, and answers:
 
 The token is never logged: the request log shows the method, path and
 status only, and no error message includes a header.
+
+The client passed to vatoken_verify is the TCP peer.  Behind a reverse
+proxy that is the proxy: then wrap the app in werkzeug's ProxyFix with the
+exact number of proxies you run, never trust X-Forwarded-For as sent.
+This script serves with Werkzeug's threaded server, which is fine for an
+example and for tests; in production run the same Flask app under a WSGI
+server (gunicorn, uWSGI) behind TLS, with one pool per worker process, and
+set SESSION_COOKIE_SECURE for the settings page.
 """
 import argparse
 import datetime
