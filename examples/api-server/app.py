@@ -66,12 +66,18 @@ class PoolTimeout(Exception):
     pass
 
 
+class RetryOnFresh(Exception):
+    pass
+
+
 class Pool:
     """A small pool of autocommit connections, opened lazily.
 
     At most `size` connections exist; a request waits up to `timeout`
     seconds for one.  A connection that broke (server restart, network) is
-    dropped and replaced by a fresh one on the next request.
+    dropped and replaced by a fresh one on the next request;
+    connection(fresh=True) also drops every idle one (after a server
+    restart they are all dead, though none knows it until used).
     """
 
     def __init__(self, conninfo, size=4, timeout=5.0):
@@ -81,15 +87,20 @@ class Pool:
         self.slots = threading.BoundedSemaphore(size)
 
     @contextmanager
-    def connection(self):
+    def connection(self, fresh=False):
         if not self.slots.acquire(timeout=self.timeout):
             raise PoolTimeout()
         conn = None
         try:
-            try:
-                conn = self.idle.get_nowait()
-            except queue.Empty:
-                conn = None
+            while True:
+                try:
+                    conn = self.idle.get_nowait()
+                except queue.Empty:
+                    conn = None
+                    break
+                if not fresh:
+                    break
+                conn.close()
             if conn is None or conn.closed or conn.broken:
                 conn = psycopg.connect(self.conninfo, autocommit=True, row_factory=dict_row,
                                        application_name="vatoken-example", connect_timeout=5)
@@ -170,19 +181,31 @@ def register_api(app, pool):
                     return problem(401, "malformed",
                                    {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'})
                 try:
-                    with pool.connection() as conn:
-                        row = conn.execute(
-                            "SELECT * FROM vatoken_verify(%s, %s::text[], %s::inet)",
-                            (token, list(scopes), request.remote_addr)).fetchone()
-                        status = row["status"]
-                        if status == "valid":
-                            g.owner = row["owner"]
-                            g.token_id = row["token_id"]
-                            g.conn = conn
-                            resp = app.make_response(view(*args, **kwargs))
-                            for k, v in rate_headers(row).items():
-                                resp.headers[k] = v
-                            return resp
+                    for attempt in (1, 2):
+                        try:
+                            with pool.connection(fresh=attempt == 2) as conn:
+                                try:
+                                    row = conn.execute(
+                                        "SELECT * FROM vatoken_verify(%s, %s::text[], %s::inet)",
+                                        (token, list(scopes), request.remote_addr)).fetchone()
+                                except psycopg.OperationalError:
+                                    if attempt == 1:
+                                        raise RetryOnFresh()
+                                    raise
+                                status = row["status"]
+                                if status == "valid":
+                                    g.owner = row["owner"]
+                                    g.token_id = row["token_id"]
+                                    g.conn = conn
+                                    resp = app.make_response(view(*args, **kwargs))
+                                    for k, v in rate_headers(row).items():
+                                        resp.headers[k] = v
+                                    return resp
+                            break
+                        except RetryOnFresh:
+                            # A pooled connection that died (server restart):
+                            # the check once more on a new connection.
+                            continue
                 except (PoolTimeout, psycopg.Error) as e:
                     # Unreachable, or an error no check should raise (e.g. a
                     # standby without the preload): fail closed.  The class

@@ -80,16 +80,29 @@ def current_user():
 
 
 def as_user(user_name, user, fn):
-    """Run fn(conn) in one transaction as the user's PostgreSQL role."""
-    with _cfg()["pool"].connection() as conn:
-        try:
-            with conn.transaction():
+    """Run fn(conn) in one transaction as the user's PostgreSQL role.
+
+    If the pooled connection turns out dead at BEGIN (the server restarted),
+    once more on a new one.  Any error past BEGIN leaves the connection to
+    the pool, which closes it (and so ends the transaction)."""
+    for attempt in (1, 2):
+        with _cfg()["pool"].connection(fresh=attempt == 2) as conn:
+            try:
+                conn.execute("BEGIN")
+            except psycopg.OperationalError:
+                if attempt == 1:
+                    continue
+                raise
+            try:
                 conn.execute("SELECT set_config('role', %s, true), set_config('vatoken.actor', %s, true),"
                              "       set_config('TimeZone', 'UTC', true)",
                              (user["role"], user_name))
-                return fn(conn)
-        except psycopg.errors.InsufficientPrivilege:
-            raise Refused()
+                result = fn(conn)
+                conn.execute("COMMIT")
+                return result
+            except psycopg.errors.InsufficientPrivilege:
+                conn.execute("ROLLBACK")
+                raise Refused()
 
 
 def no_store(html, status=200):
