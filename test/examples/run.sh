@@ -255,13 +255,19 @@ check "settings page: the token list: 200" 200 "$(req GET /settings/api "${jar[@
 check "... no-store, a CSP and no framing" "no-store|default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'|DENY" \
     "$(header Cache-Control)|$(header Content-Security-Policy)|$(header X-Frame-Options)"
 
+# A restart behind the app's back: every pooled connection is dead, and the
+# next requests still succeed.
+"$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -m fast -w restart >/dev/null || die "restart failed"
+check "after a database restart: 200 at once (dead pooled connections replaced)" 200 "$(req GET /flights -H "$(bearer "$T42")")"
+check "... the settings page too" 200 "$(req GET /settings/api "${jar[@]}")"
+
 # A database that is gone: 503, and the app recovers when it is back.
 "$PGBIN/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null
 check "database down: 503" 503 "$(req GET /flights -H "$(bearer "$T42")")"
 check "... with Retry-After" 5 "$(header Retry-After)"
 check "... and the settings page says so: 503" 503 "$(req GET /settings/api "${jar[@]}")"
-"$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w start >/dev/null || die "restart failed"
-check "database back: 200 again at once (dead pooled connections replaced)" 200 "$(req GET /flights -H "$(bearer "$T42")")"
+"$PGBIN/pg_ctl" -D "$TMP/data" -l "$TMP/server.log" -w start >/dev/null || die "start failed"
+check "database back: 200" 200 "$(req GET /flights -H "$(bearer "$T42")")"
 check "... the settings page too" 200 "$(req GET /settings/api "${jar[@]}")"
 
 # ---------------------------------------------------------------- browser
