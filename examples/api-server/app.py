@@ -207,10 +207,10 @@ def register_api(app, pool):
                             # the check once more on a new connection.
                             continue
                 except (PoolTimeout, psycopg.Error) as e:
-                    # Unreachable, or an error no check should raise (e.g. a
+                    # Unreachable, or an error no check (nor route) should raise (e.g. a
                     # standby without the preload): fail closed.  The class
                     # of error only: no message (it could quote input).
-                    log.warning("token check failed: %s", type(e).__name__)
+                    log.warning("database error, answered 503: %s", type(e).__name__)
                     return problem(503, "try again later", {"Retry-After": "5"})
                 if status in FORBIDDEN:
                     headers = {}
