@@ -2,7 +2,7 @@
 # deps.sh — install the Debian 12 packages vatoken needs, if any are missing.
 #
 #   scripts/deps.sh build   what `make demo` needs: compiler, PostgreSQL 15 server and headers
-#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, sshd, fuzz, pgbouncer)
+#   scripts/deps.sh test    everything `make test` needs (unit, regression, TAP, PAM, nginx, sshd, fuzz, pgbouncer, examples)
 #
 # Runs apt-get as root, or through sudo for an ordinary user.  Does nothing
 # (and needs no privileges) when everything is already installed.
@@ -26,6 +26,9 @@ TEST_PACKAGES=(
     # enables the system's pgbouncer service)
     pgbouncer
     clang libclang-rt-14-dev
+    # examples suite: the example app (system Python) and the settings page
+    # driven in headless Chromium
+    python3 python3-psycopg python3-flask chromium chromium-driver python3-selenium
 )
 
 case "${1:-test}" in

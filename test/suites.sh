@@ -15,7 +15,7 @@ export LC_ALL=C.UTF-8 LANG=C.UTF-8
 unset LANGUAGE
 
 ALL_SUITES=(unit sanitize fuzz regress regress_preload isolation isolation_preload tap tap_preload
-            pam pam_preload pam_sshd pgbouncer)
+            pam pam_preload pam_sshd pgbouncer examples)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=("${ALL_SUITES[@]}")
 
@@ -54,6 +54,8 @@ suite_isolation_preload() {
 suite_pam() { bash test/pam/run.sh; }
 suite_pam_preload() { VTP_PRELOAD=1 bash test/pam/run.sh; }
 suite_pam_sshd() { bash test/pam/sshd.sh; }
+# The examples (API server with curl, settings page in headless Chromium).
+suite_examples() { bash test/examples/run.sh; }
 
 passed=0
 failed=0
