@@ -15,7 +15,9 @@ ALTER TABLE vatoken.tokens
     ADD COLUMN revoked_source  text,
     ADD COLUMN secret_hash          bytea,
     ADD COLUMN previous_hash        bytea,
-    ADD COLUMN previous_valid_until timestamptz;
+    ADD COLUMN previous_valid_until timestamptz,
+    ADD COLUMN rate_limit           integer,
+    ADD COLUMN rate_window          interval;
 -- Every token's current secret is still its first.
 UPDATE vatoken.tokens SET secret_hash = token_hash;
 ALTER TABLE vatoken.tokens
@@ -23,7 +25,21 @@ ALTER TABLE vatoken.tokens
     ADD CONSTRAINT tokens_secret_hash_key UNIQUE (secret_hash),
     ADD CONSTRAINT tokens_previous_hash_key UNIQUE (previous_hash),
     ADD CONSTRAINT tokens_secret_hash_check CHECK (pg_catalog.length(secret_hash) OPERATOR(pg_catalog.=) 32),
-    ADD CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32);
+    ADD CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32),
+    ADD CONSTRAINT tokens_rate_check CHECK ((rate_limit IS NULL) OPERATOR(pg_catalog.=) (rate_window IS NULL));
+
+-- Rate-limit windows without the preload (with it they live in shared
+-- memory): the current window of each rate-limited token.
+CREATE TABLE vatoken.rate_windows (
+    token_id     bigint      NOT NULL,
+    window_start  timestamptz NOT NULL,
+    window_length interval    NOT NULL,
+    calls         integer     NOT NULL,
+    CONSTRAINT rate_windows_pkey PRIMARY KEY (token_id),
+    CONSTRAINT rate_windows_token_id_fkey FOREIGN KEY (token_id)
+        REFERENCES vatoken.tokens (token_id) ON DELETE CASCADE
+);
+REVOKE ALL ON TABLE vatoken.rate_windows FROM PUBLIC;
 
 -- The audit trail (2.0): every change to a token, who made it and from
 -- where.  Events outlive their token; only vatoken_audit_prune removes them.
@@ -56,7 +72,11 @@ CREATE TYPE @extschema@.vatoken_verify_result AS (
     owner      text,
     name       text,
     scopes     text[],
-    expires_at timestamptz
+    expires_at timestamptz,
+    rate_limit     integer,
+    rate_remaining integer,
+    rate_reset     timestamptz,
+    retry_after    interval
 );
 REVOKE ALL ON TYPE @extschema@.vatoken_verify_result FROM PUBLIC;
 
@@ -70,12 +90,13 @@ REVOKE ALL ON FUNCTION @extschema@.vatoken_verify(text, text[], inet) FROM PUBLI
 CREATE FUNCTION @extschema@.vatoken_update(owner text, token_id bigint,
     name text DEFAULT NULL, expires_at timestamptz DEFAULT NULL,
     scopes text[] DEFAULT NULL, allowed_clients cidr[] DEFAULT NULL,
-    enabled boolean DEFAULT NULL)
+    enabled boolean DEFAULT NULL, rate_limit integer DEFAULT NULL,
+    rate_window interval DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval) FROM PUBLIC;
 
 -- vatoken_rotate: a new secret for the same token (name, policy, usage and
 -- history continue); the previous secret stays valid for the grace period.
@@ -127,7 +148,7 @@ BEGIN
     SELECT pg_catalog.array_agg(pg_catalog.format(
                'GRANT EXECUTE ON FUNCTION %s TO %s%s',
                CASE WHEN p.proname OPERATOR(pg_catalog.=) 'vatoken_create'
-                    THEN '@extschema@.vatoken_create(text, text, timestamptz, text[], cidr[])'
+                    THEN '@extschema@.vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval)'
                     ELSE '@extschema@.vatoken_list(text)' END,
                CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
                     ELSE pg_catalog.quote_ident(r.rolname) END,
@@ -145,13 +166,14 @@ BEGIN
     DROP FUNCTION @extschema@.vatoken_create(text, text);
     CREATE FUNCTION @extschema@.vatoken_create(owner text, name text,
         expires_at timestamptz DEFAULT NULL, scopes text[] DEFAULT NULL,
-        allowed_clients cidr[] DEFAULT NULL)
+        allowed_clients cidr[] DEFAULT NULL, rate_limit integer DEFAULT NULL,
+        rate_window interval DEFAULT NULL)
     RETURNS TABLE (token_id bigint, token text, name text, created_at timestamptz,
                    expires_at timestamptz)
     AS 'MODULE_PATHNAME', 'vatoken_create'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;
-    REVOKE ALL ON FUNCTION @extschema@.vatoken_create(text, text, timestamptz, text[], cidr[]) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION @extschema@.vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval) FROM PUBLIC;
 
     DROP FUNCTION @extschema@.vatoken_list(text);
     CREATE FUNCTION @extschema@.vatoken_list(owner text)
@@ -160,7 +182,8 @@ BEGIN
                    calls_this_week bigint, calls_this_month bigint,
                    calls_last_month bigint, expires_at timestamptz, status text,
                    scopes text[], allowed_clients cidr[], hint text,
-                   revoked_reason text, revoked_at timestamptz)
+                   revoked_reason text, revoked_at timestamptz, rate_limit integer,
+               rate_window interval)
     AS 'MODULE_PATHNAME', 'vatoken_list'
     LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp;

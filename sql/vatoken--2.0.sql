@@ -40,13 +40,17 @@ CREATE TABLE vatoken.tokens (
     secret_hash          bytea NOT NULL,
     previous_hash        bytea,
     previous_valid_until timestamptz,
+    -- At most rate_limit calls in each fixed window of rate_window.
+    rate_limit           integer,
+    rate_window          interval,
     CONSTRAINT tokens_pkey PRIMARY KEY (token_id),
     CONSTRAINT tokens_token_hash_key UNIQUE (token_hash),
     CONSTRAINT tokens_token_hash_check CHECK (pg_catalog.length(token_hash) OPERATOR(pg_catalog.=) 32),
     CONSTRAINT tokens_secret_hash_key UNIQUE (secret_hash),
     CONSTRAINT tokens_previous_hash_key UNIQUE (previous_hash),
     CONSTRAINT tokens_secret_hash_check CHECK (pg_catalog.length(secret_hash) OPERATOR(pg_catalog.=) 32),
-    CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32)
+    CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32),
+    CONSTRAINT tokens_rate_check CHECK ((rate_limit IS NULL) OPERATOR(pg_catalog.=) (rate_window IS NULL))
 );
 ALTER SEQUENCE vatoken.tokens_token_id_seq OWNED BY vatoken.tokens.token_id;
 CREATE INDEX tokens_owner_idx ON vatoken.tokens (owner, created_at, token_id);
@@ -67,6 +71,19 @@ CREATE TABLE vatoken.usage (
 
 REVOKE ALL ON ALL TABLES IN SCHEMA vatoken FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA vatoken FROM PUBLIC;
+
+-- Rate-limit windows without the preload (with it they live in shared
+-- memory): the current window of each rate-limited token.
+CREATE TABLE vatoken.rate_windows (
+    token_id     bigint      NOT NULL,
+    window_start  timestamptz NOT NULL,
+    window_length interval    NOT NULL,
+    calls         integer     NOT NULL,
+    CONSTRAINT rate_windows_pkey PRIMARY KEY (token_id),
+    CONSTRAINT rate_windows_token_id_fkey FOREIGN KEY (token_id)
+        REFERENCES vatoken.tokens (token_id) ON DELETE CASCADE
+);
+REVOKE ALL ON TABLE vatoken.rate_windows FROM PUBLIC;
 
 -- The audit trail (2.0): every change to a token, who made it and from
 -- where.  Events outlive their token; only vatoken_audit_prune removes them.
@@ -116,7 +133,8 @@ SELECT pg_catalog.pg_extension_config_dump('vatoken.tokens_token_id_seq', '');
 
 CREATE FUNCTION @extschema@.vatoken_create(owner text, name text,
     expires_at timestamptz DEFAULT NULL, scopes text[] DEFAULT NULL,
-    allowed_clients cidr[] DEFAULT NULL)
+    allowed_clients cidr[] DEFAULT NULL, rate_limit integer DEFAULT NULL,
+    rate_window interval DEFAULT NULL)
 RETURNS TABLE (token_id bigint, token text, name text, created_at timestamptz,
                expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'vatoken_create'
@@ -154,7 +172,11 @@ CREATE TYPE @extschema@.vatoken_verify_result AS (
     owner      text,
     name       text,
     scopes     text[],
-    expires_at timestamptz
+    expires_at timestamptz,
+    rate_limit     integer,
+    rate_remaining integer,
+    rate_reset     timestamptz,
+    retry_after    interval
 );
 REVOKE ALL ON TYPE @extschema@.vatoken_verify_result FROM PUBLIC;
 
@@ -167,7 +189,8 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER;
 CREATE FUNCTION @extschema@.vatoken_update(owner text, token_id bigint,
     name text DEFAULT NULL, expires_at timestamptz DEFAULT NULL,
     scopes text[] DEFAULT NULL, allowed_clients cidr[] DEFAULT NULL,
-    enabled boolean DEFAULT NULL)
+    enabled boolean DEFAULT NULL, rate_limit integer DEFAULT NULL,
+    rate_window interval DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'vatoken_update'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
@@ -216,7 +239,8 @@ RETURNS TABLE (token_id bigint, name text, created_at timestamptz,
                calls_this_week bigint, calls_this_month bigint,
                calls_last_month bigint, expires_at timestamptz, status text,
                scopes text[], allowed_clients cidr[], hint text,
-               revoked_reason text, revoked_at timestamptz)
+               revoked_reason text, revoked_at timestamptz, rate_limit integer,
+               rate_window interval)
 AS 'MODULE_PATHNAME', 'vatoken_list'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
@@ -235,10 +259,10 @@ AS 'MODULE_PATHNAME', 'vatoken_delete'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
-REVOKE ALL ON FUNCTION @extschema@.vatoken_create(text, text, timestamptz, text[], cidr[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_validate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_verify(text, text[], inet) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_list(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_usage(text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_delete(text, bigint) FROM PUBLIC;

@@ -25,6 +25,7 @@
 #include "vt_period.h"
 #include "vt_scope.h"
 #include "vt_token.h"
+#include "vt_window.h"
 
 /* The alphabet as the header describes it, written out independently. */
 static const char alphabet[] =
@@ -944,6 +945,54 @@ ipnet_suite(void)
 	return s;
 }
 
+/* ---------------------------------------------------------------- window */
+
+#define MINUTE_US	INT64_C(60000000)
+
+START_TEST(test_window_alignment)
+{
+	/* 2026-06-17 12:00:00 UTC is 1781697600 s after the epoch (Python). */
+	int64_t		noon = INT64_C(1781697600) * 1000000;
+	int64_t		i = vt_window_index(noon, MINUTE_US);
+
+	ck_assert_int_eq(vt_window_start(i, MINUTE_US), noon);
+	ck_assert_int_eq(vt_window_end(i, MINUTE_US), noon + MINUTE_US);
+	/* The last microsecond of the minute is still in it; the next is not. */
+	ck_assert_int_eq(vt_window_index(noon + MINUTE_US - 1, MINUTE_US), i);
+	ck_assert_int_eq(vt_window_index(noon + MINUTE_US, MINUTE_US), i + 1);
+	ck_assert_int_eq(vt_window_index(noon - 1, MINUTE_US), i - 1);
+	/* A 7-second window is aligned to multiples of 7 s since the epoch. */
+	ck_assert_int_eq(vt_window_start(vt_window_index(noon, 7000000), 7000000) % 7000000, 0);
+	ck_assert_int_eq(vt_window_index(noon, 7000000), INT64_C(1781697600) / 7);
+	/* A day's window starts at 00:00 UTC. */
+	ck_assert_int_eq(vt_window_start(vt_window_index(noon, VT_WINDOW_MAX_US), VT_WINDOW_MAX_US),
+					 noon - INT64_C(12) * 3600 * 1000000);
+}
+END_TEST
+
+START_TEST(test_window_before_epoch)
+{
+	ck_assert_int_eq(vt_window_index(0, MINUTE_US), 0);
+	ck_assert_int_eq(vt_window_index(-1, MINUTE_US), -1);
+	ck_assert_int_eq(vt_window_index(-MINUTE_US, MINUTE_US), -1);
+	ck_assert_int_eq(vt_window_index(-MINUTE_US - 1, MINUTE_US), -2);
+	ck_assert_int_eq(vt_window_start(-1, MINUTE_US), -MINUTE_US);
+	ck_assert_int_eq(vt_window_end(-1, MINUTE_US), 0);
+}
+END_TEST
+
+static Suite *
+window_suite(void)
+{
+	Suite	   *s = suite_create("vt_window");
+	TCase	   *tc = tcase_create("window");
+
+	tcase_add_test(tc, test_window_alignment);
+	tcase_add_test(tc, test_window_before_epoch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -955,6 +1004,7 @@ main(void)
 	srunner_add_suite(sr, period_suite());
 	srunner_add_suite(sr, scope_suite());
 	srunner_add_suite(sr, ipnet_suite());
+	srunner_add_suite(sr, window_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -15,6 +15,7 @@
 #include "vt_audit.h"
 #include "vt_counters.h"
 #include "vt_policy.h"
+#include "vt_ratelimit.h"
 #include "vt_standby.h"
 #include "vt_tokcache.h"
 #include "vt_worker.h"
@@ -90,6 +91,7 @@ _PG_init(void)
 								NULL, NULL, NULL);
 		vt_counters_install_hooks();
 		vt_tokcache_install_hooks();
+		vt_ratelimit_install_hooks();
 		vt_register_launcher();
 		vt_install_drop_hook();
 	}

@@ -15,6 +15,7 @@
 #include "datatype/timestamp.h"
 #include "utils/array.h"
 #include "utils/date.h"
+#include "utils/timestamp.h"
 
 #include "vt_period.h"
 
@@ -43,6 +44,8 @@ typedef struct vt_token_row
 	bool		revoked;		/* reported leaked */
 	ArrayType  *scopes;			/* text[]; NULL: every scope */
 	ArrayType  *clients;		/* cidr[]; NULL: any client */
+	int32		rate_limit;		/* calls per window; 0: no limit */
+	int64		rate_window_us; /* the window's length */
 } vt_token_row;
 
 /* The policy of a token without one: no expiry, enabled, every scope, any client. */
@@ -57,6 +60,8 @@ vt_token_row_default_policy(vt_token_row *row)
 	row->revoked = false;
 	row->scopes = NULL;
 	row->clients = NULL;
+	row->rate_limit = 0;
+	row->rate_window_us = 0;
 }
 
 /*
@@ -89,6 +94,13 @@ extern void vt_define_timezone_guc(void);
 extern vt_day vt_local_day(TimestampTz now);
 extern vt_day vt_today(void);
 extern TimestampTz vt_now(void);
+
+/* The length of an interval without months (a rate window), in microseconds. */
+static inline int64
+vt_interval_us(const Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY;
+}
 
 /* vt_hash.c */
 extern void vt_hash_token(const char *token, size_t len, uint8 hash[VT_HASH_LEN]);

@@ -23,12 +23,14 @@
 #include "vatoken.h"
 #include "vt_audit.h"
 #include "vt_policy.h"
+#include "vt_ratelimit.h"
 #include "vt_usage.h"
 #include "vt_resolve.h"
 #include "vt_standby.h"
 #include "vt_store.h"
 #include "vt_tokcache.h"
 #include "vt_token.h"
+#include "vt_window.h"
 
 PG_FUNCTION_INFO_V1(vatoken_create);
 PG_FUNCTION_INFO_V1(vatoken_validate);
@@ -140,6 +142,13 @@ vatoken_create(PG_FUNCTION_ARGS)
 		policy.has_expiry = !no_expiry;
 		policy.scopes = vt_check_scopes(fcinfo, 3);
 		policy.clients = vt_check_clients(fcinfo, 4, &any_client);
+		if (PG_NARGS() >= 7)
+		{
+			bool		set;
+
+			vt_check_rate(fcinfo, 5, 6, false, &set, &policy.rate_limit,
+						  &policy.rate_window_us);
+		}
 	}
 
 	vt_new_secret(token, hash, &policy.hint);
@@ -205,6 +214,9 @@ vatoken_update(PG_FUNCTION_ARGS)
 		change.set_enabled = true;
 		change.enabled = PG_GETARG_BOOL(6);
 	}
+	if (PG_NARGS() >= 9)
+		vt_check_rate(fcinfo, 7, 8, true, &change.set_rate, &change.rate_limit,
+					  &change.rate_window_us);
 
 	vt_store_connect();
 	updated = vt_store_update(owner, token_id, &change, &new_name);
@@ -239,15 +251,45 @@ vatoken_update(PG_FUNCTION_ARGS)
  * table, and a huge value is rejected by its length before it is
  * detoasted.  Only a "valid" call is counted.
  */
+/*
+ * A call that passed every other check takes one call from its token's rate
+ * window, if it has one: "valid", or "rate_limited" when the window is full.
+ */
+static const char *
+vt_take_rate(const vt_rels *rels, const vt_token_row *row, bool shmem, TimestampTz now,
+			 vt_rate_result *rate)
+{
+	if (row->rate_limit <= 0)
+		return "valid";
+	if (shmem)
+		vt_ratelimit_take(rels->tokens, row->token_id, row->tag, row->rate_limit,
+						  row->rate_window_us, now, rate);
+	else
+	{
+		int64		epoch_shift = (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+		int64		index = vt_window_index(now + epoch_shift, row->rate_window_us);
+		TimestampTz start = vt_window_start(index, row->rate_window_us) - epoch_shift;
+		int32		calls = vt_store_rate_take(row->token_id, start, row->rate_window_us,
+											   row->rate_limit);
+
+		rate->accepted = calls > 0;
+		rate->remaining = calls > 0 ? row->rate_limit - calls : 0;
+		rate->reset = start + row->rate_window_us;
+	}
+	return rate->accepted ? "valid" : "rate_limited";
+}
+
 static const char *
 vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
-			   vt_token_row *row)
+			   vt_token_row *row, vt_rate_result *rate, TimestampTz *now)
 {
 	text	   *token;
 	uint8		hash[VT_HASH_LEN];
 	vt_rels		rels;
 	bool		found;
 	const char *status;
+
+	*now = vt_now();
 
 	if (PG_ARGISNULL(0) ||
 		toast_raw_datum_size(PG_GETARG_DATUM(0)) != VARHDRSZ + VT_TOKEN_LEN)
@@ -272,7 +314,9 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 		 * add; no SPI.
 		 */
 		found = vt_tokcache_lookup(&rels, hash, row);
-		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		status = found ? vt_policy_verdict(row, required, client, *now) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			status = vt_take_rate(&rels, row, true, *now, rate);
 		if (strcmp(status, "valid") == 0)
 			vt_usage_count(&rels, row->token_id, row->tag);
 	}
@@ -292,7 +336,9 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 								 GUC_ACTION_SAVE, true, 0, false);
 		vt_store_connect();
 		found = vt_store_lookup_locked(rels.schema_2_0, hash, row);
-		status = found ? vt_policy_verdict(row, required, client, vt_now()) : "unknown";
+		status = found ? vt_policy_verdict(row, required, client, *now) : "unknown";
+		if (strcmp(status, "valid") == 0)
+			status = vt_take_rate(&rels, row, false, *now, rate);
 		if (strcmp(status, "valid") == 0)
 			vt_usage_count(&rels, row->token_id, row->tag);
 		vt_store_disconnect();
@@ -316,7 +362,9 @@ vatoken_validate(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, true, true, true};
 	vt_token_row row;
-	const char *status = vt_check_token(fcinfo, NULL, NULL, &row);
+	vt_rate_result rate;
+	TimestampTz now;
+	const char *status = vt_check_token(fcinfo, NULL, NULL, &row, &rate, &now);
 
 	if (vt_token_found(status))
 	{
@@ -337,12 +385,14 @@ vatoken_validate(PG_FUNCTION_ARGS)
 Datum
 vatoken_verify(PG_FUNCTION_ARGS)
 {
-	Datum		values[7];
-	bool		nulls[7] = {false, false, true, true, true, true, true};
+	Datum		values[11];
+	bool		nulls[11] = {false, false, true, true, true, true, true, true, true, true, true};
 	vt_token_row row;
+	vt_rate_result rate;
+	TimestampTz now;
 	ArrayType  *required = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	inet	   *client = PG_ARGISNULL(2) ? NULL : PG_GETARG_INET_PP(2);
-	const char *status = vt_check_token(fcinfo, required, client, &row);
+	const char *status = vt_check_token(fcinfo, required, client, &row, &rate, &now);
 
 	if (vt_token_found(status))
 	{
@@ -353,6 +403,23 @@ vatoken_verify(PG_FUNCTION_ARGS)
 		values[6] = TimestampTzGetDatum(row.expires_at);
 		nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
 		nulls[6] = !row.has_expiry;
+		/* The limit, for a call that reached it (valid or rate_limited). */
+		if (row.rate_limit > 0 &&
+			(strcmp(status, "valid") == 0 || strcmp(status, "rate_limited") == 0))
+		{
+			values[7] = Int32GetDatum(row.rate_limit);
+			values[8] = Int32GetDatum(rate.remaining);
+			values[9] = TimestampTzGetDatum(rate.reset);
+			nulls[7] = nulls[8] = nulls[9] = false;
+			if (!rate.accepted)
+			{
+				Interval   *wait = palloc0(sizeof(Interval));
+
+				wait->time = rate.reset - now;
+				values[10] = IntervalPGetDatum(wait);
+				nulls[10] = false;
+			}
+		}
 	}
 	values[0] = BoolGetDatum(strcmp(status, "valid") == 0);
 	values[1] = CStringGetTextDatum(status);
@@ -482,8 +549,8 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	rows = vt_usage_read(owner, token_id, &n);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[16];
-		bool		nulls[16] = {false};
+		Datum		values[18];
+		bool		nulls[18] = {false};
 		int			c = 0;
 
 		if (token_id == NULL)
@@ -497,7 +564,7 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
 			values[c++] = Int64GetDatum(rows[i].calls[k]);
 		/* 2.0's list: the policy, after the 1.x columns. */
-		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 7)
+		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 9)
 		{
 			nulls[c] = !rows[i].has_expiry;
 			values[c++] = TimestampTzGetDatum(rows[i].expires_at);
@@ -523,6 +590,10 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 				nulls[c++] = true;
 				nulls[c++] = true;
 			}
+			nulls[c] = rows[i].rate_null;
+			values[c++] = Int32GetDatum(rows[i].rate_limit);
+			nulls[c] = rows[i].rate_null;
+			values[c++] = rows[i].rate_window;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -82,6 +82,13 @@ vt_probe(const vt_rels *rels, Relation rel, Oid indexid, Snapshot snapshot,
 			d = slot_getattr(slot, rels->att_allowed_clients, &isnull);
 			if (!isnull)
 				row->clients = DatumGetArrayTypePCopy(d);
+			d = slot_getattr(slot, rels->att_rate_limit, &isnull);
+			if (!isnull)
+			{
+				row->rate_limit = DatumGetInt32(d);
+				d = slot_getattr(slot, rels->att_rate_window, &isnull);
+				row->rate_window_us = isnull ? 0 : vt_interval_us(DatumGetIntervalP(d));
+			}
 		}
 		found = true;
 	}

@@ -20,6 +20,7 @@
 #include "vt_ipnet.h"
 #include "vt_policy.h"
 #include "vt_scope.h"
+#include "vt_window.h"
 
 int			vt_max_lifetime_min = 0;
 
@@ -331,4 +332,50 @@ vt_clean_source(text *source)
 	}
 	s[o] = '\0';
 	return cstring_to_text(s);
+}
+
+void
+vt_check_rate(FunctionCallInfo fcinfo, int limit_argno, int window_argno, bool update,
+			  bool *set, int32 *limit, int64 *window_us)
+{
+	*set = false;
+	*limit = 0;
+	*window_us = 0;
+	if (PG_ARGISNULL(limit_argno))
+	{
+		if (!PG_ARGISNULL(window_argno))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate_window needs rate_limit"),
+					 errhint("Give both, for example rate_limit => 120, rate_window => '1 minute'.")));
+		return;
+	}
+	*set = true;
+	*limit = PG_GETARG_INT32(limit_argno);
+	if (update && *limit == 0)
+	{
+		/* rate_limit => 0 removes the limit. */
+		if (!PG_ARGISNULL(window_argno))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate_window needs a rate_limit above 0")));
+		return;
+	}
+	if (*limit < 1 || *limit > VT_RATE_LIMIT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate_limit must be between 1 and %d", VT_RATE_LIMIT_MAX),
+				 update ? errhint("rate_limit => 0 removes the limit.") : 0));
+	if (PG_ARGISNULL(window_argno))
+		*window_us = 60 * USECS_PER_SEC;	/* one minute */
+	else
+	{
+		Interval   *iv = PG_GETARG_INTERVAL_P(window_argno);
+
+		*window_us = vt_interval_us(iv);
+		if (iv->month != 0 || *window_us < VT_WINDOW_MIN_US || *window_us > VT_WINDOW_MAX_US)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rate_window must be between 1 second and 1 day")));
+	}
 }

@@ -52,6 +52,16 @@ extern const char *vt_policy_verdict(const vt_token_row *row, ArrayType *require
 extern const char *vt_policy_state(bool revoked, bool disabled, bool has_expiry,
 								   TimestampTz expires_at, TimestampTz now);
 
+/*
+ * The rate limit arguments of create or update (the limit at limit_argno,
+ * the window at window_argno): *set when given; *limit 1 to
+ * VT_RATE_LIMIT_MAX (0 at update: remove it); the window 1 s to 1 day,
+ * one minute when not given.  A window without a limit is an error.
+ */
+#define VT_RATE_LIMIT_MAX	1000000
+extern void vt_check_rate(FunctionCallInfo fcinfo, int limit_argno, int window_argno,
+						  bool update, bool *set, int32 *limit, int64 *window_us);
+
 /* A leak report's source as stored: at most 200 characters, no control characters. */
 extern text *vt_clean_source(text *source);
 

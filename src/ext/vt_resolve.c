@@ -158,11 +158,15 @@ vt_cache_fill_once(void)
 		cache.att_disabled_at = get_attnum(cache.tokens, "disabled_at");
 		cache.att_revoked_at = get_attnum(cache.tokens, "revoked_at");
 		cache.att_previous_valid_until = get_attnum(cache.tokens, "previous_valid_until");
+		cache.att_rate_limit = get_attnum(cache.tokens, "rate_limit");
+		cache.att_rate_window = get_attnum(cache.tokens, "rate_window");
 		if (cache.att_expires_at == InvalidAttrNumber || cache.att_scopes == InvalidAttrNumber ||
 			cache.att_allowed_clients == InvalidAttrNumber ||
 			cache.att_disabled_at == InvalidAttrNumber ||
 			cache.att_revoked_at == InvalidAttrNumber ||
-			cache.att_previous_valid_until == InvalidAttrNumber)
+			cache.att_previous_valid_until == InvalidAttrNumber ||
+			cache.att_rate_limit == InvalidAttrNumber ||
+			cache.att_rate_window == InvalidAttrNumber)
 			return false;
 	}
 	return true;

@@ -29,6 +29,8 @@ typedef struct vt_rels
 	AttrNumber	att_disabled_at;
 	AttrNumber	att_revoked_at;
 	AttrNumber	att_previous_valid_until;
+	AttrNumber	att_rate_limit;
+	AttrNumber	att_rate_window;
 } vt_rels;
 
 typedef enum vt_resolved

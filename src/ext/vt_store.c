@@ -33,7 +33,7 @@ typedef struct vt_plan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[9];
+	Oid			argtypes[12];
 	SPIPlanPtr	plan;
 	bool		generic;		/* always the generic plan (see below) */
 } vt_plan;
@@ -43,6 +43,7 @@ typedef struct vt_plan
 #define LE " OPERATOR(pg_catalog.<=) "
 #define GT " OPERATOR(pg_catalog.>) "
 #define LT " OPERATOR(pg_catalog.<) "
+#define NE " OPERATOR(pg_catalog.<>) "
 #define PLUS " OPERATOR(pg_catalog.+) "
 
 static vt_plan plan_insert = {
@@ -53,10 +54,11 @@ static vt_plan plan_insert = {
 
 static vt_plan plan_insert_2_0 = {
 	"INSERT INTO vatoken.tokens (owner, name, token_hash, secret_hash, expires_at, scopes,"
-	"  allowed_clients, hint)"
-	" VALUES ($1, $2, $3, $3, $4, COALESCE($5, '{*}'::pg_catalog.text[]), $6, $7)"
+	"  allowed_clients, hint, rate_limit, rate_window)"
+	" VALUES ($1, $2, $3, $3, $4, COALESCE($5, '{*}'::pg_catalog.text[]), $6, $7, $8, $9)"
 	" RETURNING token_id, created_at",
-	7, {TEXTOID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TEXTARRAYOID, CIDRARRAYOID, TEXTOID}
+	9, {TEXTOID, TEXTOID, BYTEAOID, TIMESTAMPTZOID, TEXTARRAYOID, CIDRARRAYOID, TEXTOID,
+	INT4OID, INTERVALOID}
 };
 
 /*
@@ -70,10 +72,12 @@ static vt_plan plan_update = {
 	" scopes = COALESCE($6, scopes),"
 	" allowed_clients = CASE WHEN $7 THEN $8 ELSE allowed_clients END,"
 	" disabled_at = CASE WHEN $9 IS NULL THEN disabled_at WHEN $9 THEN NULL"
-	"   ELSE COALESCE(disabled_at, pg_catalog.now()) END"
+	"   ELSE COALESCE(disabled_at, pg_catalog.now()) END,"
+	" rate_limit = CASE WHEN $10 THEN $11 ELSE rate_limit END,"
+	" rate_window = CASE WHEN $10 THEN $12 ELSE rate_window END"
 	" WHERE owner" EQ "$1 AND token_id" EQ "$2 RETURNING name",
-	9, {TEXTOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
-	CIDRARRAYOID, BOOLOID}
+	12, {TEXTOID, INT8OID, TEXTOID, BOOLOID, TIMESTAMPTZOID, TEXTARRAYOID, BOOLOID,
+	CIDRARRAYOID, BOOLOID, BOOLOID, INT4OID, INTERVALOID}
 };
 
 static vt_plan plan_lookup_locked = {
@@ -85,7 +89,7 @@ static vt_plan plan_lookup_locked = {
 static vt_plan plan_lookup_locked_2_0 = {
 	"SELECT token_id, owner, name, pg_catalog.substr(token_hash, 1, 8),"
 	" expires_at, disabled_at IS NOT NULL, scopes, allowed_clients, revoked_at IS NOT NULL,"
-	" secret_hash IS DISTINCT FROM $1, previous_valid_until"
+	" secret_hash IS DISTINCT FROM $1, previous_valid_until, rate_limit, rate_window"
 	" FROM vatoken.tokens WHERE secret_hash" EQ "$1 OR previous_hash" EQ "$1 FOR KEY SHARE",
 	1, {BYTEAOID}
 };
@@ -142,6 +146,24 @@ static vt_plan plan_audit_read = {
 static vt_plan plan_audit_prune = {
 	"DELETE FROM vatoken.audit WHERE at" LT "$1",
 	1, {TIMESTAMPTZOID}
+};
+
+/*
+ * A rate-limited call without the preload: $1 token, $2 the window's start,
+ * $3 the limit.  Under the row lock of the upsert, a new window starts at 1
+ * and a window below the limit goes up by one; a full window returns no row.
+ */
+static vt_plan plan_rate_take = {
+	"INSERT INTO vatoken.rate_windows AS r (token_id, window_start, window_length, calls)"
+	" VALUES ($1, $2, $4, 1)"
+	" ON CONFLICT (token_id) DO UPDATE SET window_start = EXCLUDED.window_start,"
+	"  window_length = EXCLUDED.window_length,"
+	"  calls = CASE WHEN r.window_start" EQ "EXCLUDED.window_start"
+	"   AND r.window_length" EQ "EXCLUDED.window_length THEN r.calls" PLUS "1 ELSE 1 END"
+	" WHERE r.window_start" NE "EXCLUDED.window_start"
+	"  OR r.window_length" NE "EXCLUDED.window_length OR r.calls" LT "$3"
+	" RETURNING calls",
+	4, {INT8OID, TIMESTAMPTZOID, INT4OID, INTERVALOID}
 };
 
 static vt_plan plan_delete = {
@@ -303,7 +325,7 @@ static vt_plan plan_flush_1_0 = {
 /* 2.0: the policy columns, after the usage. */
 #define VT_POLICY_COLUMNS \
 	", t.expires_at, t.disabled_at IS NOT NULL, t.scopes, t.allowed_clients, t.hint," \
-	" t.revoked_at, t.revoked_source"
+	" t.revoked_at, t.revoked_source, t.rate_limit, t.rate_window"
 
 #define VT_LIST_WHERE \
 	" WHERE t.owner" EQ "$1" \
@@ -336,6 +358,16 @@ static vt_plan plan_usage_1_0 = {
 	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_FROM VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
+
+/* An interval of us microseconds (a rate window: no months, no days). */
+static Interval *
+vt_interval_of_us(int64 us)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = us;
+	return iv;
+}
 
 static int
 vt_execute_nulls(vt_plan *p, Datum *values, const char *nulls, bool read_only, long count)
@@ -399,8 +431,8 @@ void
 vt_store_insert(text *owner, text *name, const uint8 *hash, const vt_new_policy *policy,
 				int64 *token_id, TimestampTz *created_at)
 {
-	Datum		values[7];
-	char		nulls[7] = "       ";
+	Datum		values[9];
+	char		nulls[9] = "         ";
 	bool		isnull;
 	int			rc;
 
@@ -418,6 +450,9 @@ vt_store_insert(text *owner, text *name, const uint8 *hash, const vt_new_policy 
 		values[5] = PointerGetDatum(policy->clients);
 		nulls[5] = policy->clients ? ' ' : 'n';
 		values[6] = PointerGetDatum(policy->hint);
+		values[7] = Int32GetDatum(policy->rate_limit);
+		values[8] = IntervalPGetDatum(vt_interval_of_us(policy->rate_window_us));
+		nulls[7] = nulls[8] = policy->rate_limit > 0 ? ' ' : 'n';
 		rc = vt_execute_nulls(&plan_insert_2_0, values, nulls, false, 1);
 	}
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
@@ -462,6 +497,12 @@ vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 		row->previous = DatumGetBool(vt_column(10, &isnull));
 		d = vt_column(11, &isnull);
 		row->previous_valid_until = isnull ? 0 : DatumGetTimestampTz(d);
+		d = vt_column(12, &isnull);
+		if (!isnull)
+		{
+			row->rate_limit = DatumGetInt32(d);
+			row->rate_window_us = vt_interval_us(DatumGetIntervalP(vt_column(13, &isnull)));
+		}
 	}
 	return true;
 }
@@ -470,8 +511,8 @@ bool
 vt_store_update(text *owner, int64 token_id, const vt_policy_change *change, text **name)
 {
 	bool		isnull;
-	Datum		values[9];
-	char		nulls[9] = "         ";
+	Datum		values[12];
+	char		nulls[12] = "            ";
 
 	values[0] = PointerGetDatum(owner);
 	values[1] = Int64GetDatum(token_id);
@@ -487,6 +528,10 @@ vt_store_update(text *owner, int64 token_id, const vt_policy_change *change, tex
 	nulls[7] = change->set_clients && change->clients ? ' ' : 'n';
 	values[8] = BoolGetDatum(change->enabled);
 	nulls[8] = change->set_enabled ? ' ' : 'n';
+	values[9] = BoolGetDatum(change->set_rate);
+	values[10] = Int32GetDatum(change->rate_limit);
+	values[11] = IntervalPGetDatum(vt_interval_of_us(change->rate_window_us));
+	nulls[10] = nulls[11] = change->set_rate && change->rate_limit > 0 ? ' ' : 'n';
 	vt_execute_nulls(&plan_update, values, nulls, false, 0);
 	if (SPI_processed == 0)
 		return false;
@@ -541,6 +586,22 @@ vt_store_rotate(text *owner, int64 token_id, const uint8 *hash, text *hint,
 	*valid_until = DatumGetTimestampTz(vt_column(2, valid_until_null));
 	*name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
 	return 1;
+}
+
+int32
+vt_store_rate_take(int64 token_id, TimestampTz window_start, int64 window_us, int32 limit)
+{
+	Datum		values[4];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(token_id);
+	values[1] = TimestampTzGetDatum(window_start);
+	values[2] = Int32GetDatum(limit);
+	values[3] = IntervalPGetDatum(vt_interval_of_us(window_us));
+	vt_execute(&plan_rate_take, values, false, 0);
+	if (SPI_processed == 0)
+		return -1;
+	return DatumGetInt32(vt_column(1, &isnull));
 }
 
 bool
@@ -870,6 +931,10 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 			row->revoked_at = isnull ? 0 : DatumGetTimestampTz(d);
 			d = SPI_getbinval(tuple, desc, 16, &row->source_null);
 			row->revoked_source = row->source_null ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+			d = SPI_getbinval(tuple, desc, 17, &row->rate_null);
+			row->rate_limit = row->rate_null ? 0 : DatumGetInt32(d);
+			d = SPI_getbinval(tuple, desc, 18, &isnull);
+			row->rate_window = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, sizeof(Interval));
 		}
 	}
 	*n = (int) SPI_processed;

@@ -30,6 +30,8 @@ typedef struct vt_new_policy
 	ArrayType  *scopes;			/* NULL: every scope */
 	ArrayType  *clients;		/* NULL: any client */
 	text	   *hint;			/* the token's last four characters */
+	int32		rate_limit;		/* calls per window; 0: no limit */
+	int64		rate_window_us;
 } vt_new_policy;
 
 /* policy NULL: a schema before 2.0, which has no policy columns. */
@@ -49,6 +51,9 @@ typedef struct vt_policy_change
 	ArrayType  *clients;		/* with set_clients: NULL allows any client */
 	bool		set_enabled;
 	bool		enabled;
+	bool		set_rate;
+	int32		rate_limit;		/* with set_rate: 0 removes the limit */
+	int64		rate_window_us;
 } vt_policy_change;
 
 /* Change owner's token token_id; false if owner has no such token. */
@@ -64,6 +69,15 @@ extern bool vt_store_update(text *owner, int64 token_id, const vt_policy_change 
 extern bool vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row);
 
 extern bool vt_store_delete(text *owner, int64 token_id, text **name);
+
+/*
+ * Without the preload: take one call of a rate-limited token (its row locked
+ * by vt_store_lookup_locked) from its window starting at window_start.
+ * Returns the calls accepted in the window with this one, or -1 when the
+ * window is full.  Waits for a concurrent call of the same token.
+ */
+extern int32 vt_store_rate_take(int64 token_id, TimestampTz window_start, int64 window_us,
+								int32 limit);
 
 /*
  * The audit trail (2.0): record one event of a token, with a detail of
@@ -136,6 +150,9 @@ typedef struct vt_usage_row
 	TimestampTz revoked_at;
 	Datum		revoked_source; /* text, unless source_null */
 	bool		source_null;
+	int32		rate_limit;		/* unless rate_null */
+	bool		rate_null;
+	Datum		rate_window;	/* interval, unless rate_null */
 } vt_usage_row;
 
 /*

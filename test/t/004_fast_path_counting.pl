@@ -157,7 +157,7 @@ sub identity_case
 		'2', "$what: and vatoken_usage still shows 2");
 }
 
-identity_case('idtrunc', 'TRUNCATE vatoken.tokens, vatoken.usage RESTART IDENTITY',
+identity_case('idtrunc', 'TRUNCATE vatoken.tokens, vatoken.usage, vatoken.rate_windows RESTART IDENTITY',
 	'TRUNCATE RESTART IDENTITY');
 identity_case('idseq', "SELECT vatoken_delete('o', 1); ALTER SEQUENCE vatoken.tokens_token_id_seq RESTART",
 	'delete + ALTER SEQUENCE RESTART');

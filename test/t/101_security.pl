@@ -47,7 +47,7 @@ $node->safe_psql('sec', 'CREATE EXTENSION pg_stat_statements');
 
 # Every function of the API, with a call of it.
 my %api = (
-	'vatoken_create(text, text, timestamptz, text[], cidr[])' =>
+	'vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval)' =>
 	  "vatoken_create('pub-owner', 'x')",
 	'vatoken_validate(text)' => "vatoken_validate('pub-owner')",
 	'vatoken_verify(text, text[], inet)' =>
@@ -56,7 +56,7 @@ my %api = (
 	'vatoken_rotate(text, bigint, interval)' => "vatoken_rotate('pub-owner', 1)",
 	'vatoken_audit(text, timestamptz)' => "vatoken_audit('pub-owner')",
 	'vatoken_audit_prune(interval)' => "vatoken_audit_prune('1 day')",
-	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean)' =>
+	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval)' =>
 	  "vatoken_update('pub-owner', 1, enabled => false)",
 	'vatoken_list(text)' => "vatoken_list('pub-owner')",
 	'vatoken_usage(text, bigint)' => "vatoken_usage('pub-owner', 1)",
@@ -84,9 +84,9 @@ sub psql_as
 $node->safe_psql('sec', <<'SQL');
 CREATE ROLE mallory LOGIN;
 CREATE SCHEMA mallory AUTHORIZATION mallory;
-GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
+GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval),
     vatoken_validate(text), vatoken_verify(text, text[], inet),
-    vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
+    vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval),
     vatoken_report_leak(text, text), vatoken_rotate(text, bigint, interval),
     vatoken_audit(text, timestamptz), vatoken_audit_prune(interval),
     vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)

@@ -152,7 +152,7 @@ if (@old)
 		# (2.0 re-creates vatoken_create with its policy arguments.)
 		my @now_granted = map {
 			$_ eq 'vatoken_create(text, text)' && $default ge '2.0'
-			  ? 'vatoken_create(text, text, timestamptz, text[], cidr[])' : $_
+			  ? 'vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval)' : $_
 		} @granted;
 		is($node->safe_psql($db, 'SELECT ' . join(', ',
 				map { "has_function_privilege('upgrade_api', '$_', 'EXECUTE')" } @now_granted)
