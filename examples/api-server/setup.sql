@@ -18,8 +18,8 @@ CREATE ROLE api_server LOGIN;
 GRANT EXECUTE ON FUNCTION vatoken_verify(text, text[], inet) TO api_server;
 
 CREATE ROLE api_settings_manager NOLOGIN;
-GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]),
-                          vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean),
+GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[], integer, interval),
+                          vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval),
                           vatoken_rotate(text, bigint, interval),
                           vatoken_list(text),
                           vatoken_usage(text, bigint),
