@@ -13,6 +13,7 @@
 
 #include "vatoken.h"
 #include "vt_counters.h"
+#include "vt_forward.h"
 #include "vt_worker.h"
 
 PG_MODULE_MAGIC;
@@ -54,6 +55,22 @@ _PG_init(void)
 								PGC_SIGHUP,
 								0,
 								NULL, NULL, NULL);
+		DefineCustomStringVariable("vatoken.forward_conninfo",
+								   "Connection string a hot standby uses to deliver its counts to the primary.",
+								   "Empty: primary_conninfo. The database's name is always set.",
+								   &vt_forward_conninfo,
+								   "",
+								   PGC_SIGHUP,
+								   GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomBoolVariable("vatoken.debug_forward_resend",
+								 "For tests only: a standby sends each delivered batch once more, as after a lost answer.",
+								 NULL,
+								 &vt_debug_forward_resend,
+								 false,
+								 PGC_SIGHUP,
+								 GUC_NOT_IN_SAMPLE,
+								 NULL, NULL, NULL);
 		vt_counters_install_hooks();
 		vt_register_launcher();
 		vt_install_drop_hook();

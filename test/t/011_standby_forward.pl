@@ -1,0 +1,179 @@
+# Counting on hot standbys (vatoken preloaded everywhere): calls validated on
+# a primary and two streaming standbys reach the primary's vatoken.usage
+# exactly once, and each node's readers never see a call twice:
+# - calls on all three nodes; a standby with vatoken.max_counters = 1 and
+#   many tokens;
+# - a lost acknowledgement (vatoken.debug_forward_resend: every batch is sent
+#   a second time on a new connection);
+# - the primary stopped while the standbys validate, a standby SIGKILLed
+#   after a spool write, then the primary started again;
+# - a clone of a standby made with pg_basebackup is a new node (delivering
+#   through vatoken.forward_conninfo);
+# - immediate stop of the primary, promotion of a standby, the other standby
+#   re-pointed;
+# - a file-level copy of a standby is refused, never counted twice;
+# - what a database owner, a validate-only role and the delivery role can
+#   do with vatoken_deliver.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use VatokenTest;
+use Time::HiRes qw(usleep);
+
+my $conf = qq{
+shared_preload_libraries = 'vatoken'
+vatoken.flush_interval = '100ms'
+restart_after_crash = on
+};
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', $conf);
+$primary->start;
+$primary->safe_psql('postgres', 'CREATE EXTENSION vatoken');
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('s1'), pg_create_physical_replication_slot('s2')");
+my @tok = map {
+	$primary->safe_psql('postgres', "SELECT token FROM vatoken_create('o', 't$_')")
+} 1 .. 3;
+$primary->backup('b');
+
+my $s1 = PostgreSQL::Test::Cluster->new('standby1');
+$s1->init_from_backup($primary, 'b', has_streaming => 1);
+$s1->append_conf('postgresql.conf', "primary_slot_name = 's1'");
+$s1->start;
+my $s2 = PostgreSQL::Test::Cluster->new('standby2');
+$s2->init_from_backup($primary, 'b', has_streaming => 1);
+$s2->append_conf('postgresql.conf', "primary_slot_name = 's2'\nvatoken.max_counters = 1");
+$s2->start;
+
+# Calls made, by token number (1-based), over the whole test.
+my $made = 0;
+
+sub validate
+{
+	my ($node, $t, $n) = @_;
+	my $ok = $node->safe_psql('postgres',
+		"SELECT count(*) FROM generate_series(1, $n) g, "
+		  . "LATERAL vatoken_validate('$tok[$t]' || left(g::text, 0)) v WHERE v.valid");
+	die "validate: $ok of $n valid" unless $ok == $n;
+	$made += $n;
+}
+
+# What the primary's table holds, and what a node's readers report.
+sub table_total
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage');
+}
+
+sub seen_total
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(sum(l.calls_today), 0) FROM unnest(ARRAY['o', 'many']) o,"
+		  . ' LATERAL vatoken_list(o) l');
+}
+
+sub spooled
+{
+	my ($node) = @_;
+	my @f = glob($node->data_dir . '/pgsql_tmp_vatoken/*/*/*.batch');
+	return scalar @f;
+}
+
+# Every call made is in the primary's table once, and every standby has it
+# back (nothing left in its spool).
+sub settled
+{
+	my ($name, $p, @standbys) = @_;
+	poll_until($p, 'postgres', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', $made)
+	  or diag("$name: primary has " . table_total($p) . " of $made");
+	is(table_total($p), $made, "$name: the primary's table holds every call once");
+	is(seen_total($p), $made, "$name: the primary's readers report every call once");
+	for my $s (@standbys)
+	{
+		poll_until($s, 'postgres', 'SELECT coalesce(sum(calls), 0) FROM vatoken.usage', $made)
+		  or diag("$name: " . $s->name . ' replayed ' . table_total($s));
+		for (1 .. 300) { last if spooled($s) == 0; usleep(100_000); }
+		is(spooled($s), 0, "$name: " . $s->name . ' has delivered its spool');
+		is(seen_total($s), $made, "$name: " . $s->name . "'s readers report every call once");
+	}
+}
+
+$primary->wait_for_catchup($_) for ($s1, $s2);
+
+# --- calls on all three nodes
+validate($primary, 0, 5);
+validate($s1, 0, 7);
+validate($s1, 1, 2);
+validate($s2, 2, 4);
+settled('all three nodes', $primary, $s1, $s2);
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes'),
+	'2', 'one node row per standby');
+
+# --- a standby with max_counters = 1 and many tokens: no error, exact
+my @many = split /\n/, $primary->safe_psql('postgres',
+	"SELECT c.token FROM generate_series(1, 30) g, LATERAL vatoken_create('many', 'm' || g) c");
+$primary->wait_for_catchup($s2);
+my $ok = $s2->safe_psql('postgres',
+	'SELECT count(*) FROM unnest(ARRAY[' . join(',', map { "'$_'" } @many)
+	  . ']) t, generate_series(1, 2) g, LATERAL vatoken_validate(t || left(g::text, 0)) v WHERE v.valid');
+is($ok, '60', 'max_counters = 1 on a standby: 60 validations of 30 tokens, all valid');
+$made += 60;
+poll_until($primary, 'postgres', 'SELECT sum(calls) FROM vatoken.usage', $made)
+  or diag('many: primary has ' . table_total($primary));
+is($primary->safe_psql('postgres',
+	"SELECT count(*) FILTER (WHERE u.calls = 2) || '/' || count(*) FROM vatoken.tokens t"
+	  . " JOIN vatoken.usage u USING (token_id) WHERE t.owner = 'many'"),
+	'30/30', 'every one of the 30 tokens has its 2 calls on the primary');
+settled('max_counters = 1', $primary, $s1, $s2);
+
+# --- a lost acknowledgement: each batch is sent again on a new connection
+for my $s ($s1, $s2)
+{
+	$s->safe_psql('postgres', 'ALTER SYSTEM SET vatoken.debug_forward_resend = on');
+	$s->reload;
+}
+my $dups_before = $primary->safe_psql('postgres', 'SELECT sum(duplicates) FROM vatoken.forward_nodes');
+validate($s1, 0, 3);
+validate($s2, 1, 6);
+settled('lost acknowledgement', $primary, $s1, $s2);
+cmp_ok($primary->safe_psql('postgres', 'SELECT sum(duplicates) FROM vatoken.forward_nodes'),
+	'>=', $dups_before + 2, 'the batches were delivered twice, and added once');
+for my $s ($s1, $s2)
+{
+	$s->safe_psql('postgres', 'ALTER SYSTEM RESET vatoken.debug_forward_resend');
+	$s->reload;
+}
+
+# --- the primary stopped while the standbys validate; SIGKILL of a standby
+# after its spool write; then the primary back
+$primary->stop('fast');
+validate($s1, 1, 8);
+validate($s2, 2, 5);
+for (1 .. 300) { last if spooled($s1) > 0 && spooled($s2) > 0; usleep(100_000); }
+ok(spooled($s1) > 0 && spooled($s2) > 0, 'primary down: both standbys spool their calls');
+my $replayed = table_total($s1);
+is(seen_total($s1), $replayed + 8, 'standby1 reports its spooled calls once');
+is(seen_total($s2), $replayed + 5, 'standby2 reports its spooled calls once');
+
+$s1->kill9;
+for (1 .. 100)
+{
+	last if $s1->start(fail_ok => 1);
+	$s1->{_pid} = undef;
+	usleep(200_000);
+}
+is(seen_total($s1), $replayed + 8, 'after SIGKILL, standby1 still has its spooled calls');
+$s2->restart;
+is(seen_total($s2), $replayed + 5, 'after a restart, standby2 still has its spooled calls');
+
+$primary->start;
+settled('primary back', $primary, $s1, $s2);
+
+done_testing();
