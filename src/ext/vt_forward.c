@@ -257,9 +257,28 @@ vt_forward_ack(void)
 	{
 		int			n;
 		int64	   *seqs = vt_spool_list(&vt_node, MyDatabaseId, &n);
+		int64		local_seq = vt_spool_last_seq(&vt_node, MyDatabaseId);
 
+		/*
+		 * This node delivers only batches it spooled, and a spooled seq is
+		 * kept (the file, then last_seq) until it is seen recorded: a
+		 * recorded seq beyond the local ones was delivered by another
+		 * server with this node id (a file-level copy, or an older copy of
+		 * this data directory put back).  Counting on would reuse its seqs.
+		 */
+		if (last_seq > local_seq && !vt_refused)
+		{
+			vt_refused = true;
+			ereport(LOG,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("vatoken counts of this standby are refused: another server delivers under its node id"),
+					 errdetail("The primary recorded batch " INT64_FORMAT " of this node, but this data directory has spooled only up to " INT64_FORMAT ".",
+							   last_seq, local_seq),
+					 errhint("If this data directory is a copy, remove \"%s\" while the server is stopped to make it a new node.",
+							 VT_SPOOL_DIR)));
+		}
 		if (vt_next_seq == 0)
-			vt_next_seq = Max(vt_spool_last_seq(&vt_node, MyDatabaseId), last_seq) + 1;
+			vt_next_seq = local_seq + 1;
 		if (n > 0 && seqs[0] <= last_seq)
 		{
 			vt_spool_step step = {0, last_seq};

@@ -22,12 +22,15 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use VatokenTest;
+use PostgreSQL::Test::RecursiveCopy;
+use File::Path qw(make_path);
 use Time::HiRes qw(usleep);
 
 my $conf = qq{
 shared_preload_libraries = 'vatoken'
 vatoken.flush_interval = '100ms'
 restart_after_crash = on
+log_connections = on
 };
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -37,6 +40,11 @@ $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION vatoken');
 $primary->safe_psql('postgres',
 	"SELECT pg_create_physical_replication_slot('s1'), pg_create_physical_replication_slot('s2')");
+# standby2 delivers as a role of its own (the README's recipe).
+$primary->safe_psql('postgres', q{
+	CREATE ROLE vt_forward LOGIN;
+	GRANT EXECUTE ON FUNCTION vatoken_deliver(uuid, bigint, bytea) TO vt_forward;
+});
 my @tok = map {
 	$primary->safe_psql('postgres', "SELECT token FROM vatoken_create('o', 't$_')")
 } 1 .. 3;
@@ -48,7 +56,8 @@ $s1->append_conf('postgresql.conf', "primary_slot_name = 's1'");
 $s1->start;
 my $s2 = PostgreSQL::Test::Cluster->new('standby2');
 $s2->init_from_backup($primary, 'b', has_streaming => 1);
-$s2->append_conf('postgresql.conf', "primary_slot_name = 's2'\nvatoken.max_counters = 1");
+$s2->append_conf('postgresql.conf', "primary_slot_name = 's2'\nvatoken.max_counters = 1\n"
+	  . "vatoken.forward_conninfo = '" . $primary->connstr . " user=vt_forward'");
 $s2->start;
 
 # Calls made, by token number (1-based), over the whole test.
@@ -115,6 +124,8 @@ validate($s2, 2, 4);
 settled('all three nodes', $primary, $s1, $s2);
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes'),
 	'2', 'one node row per standby');
+ok($primary->wait_for_log(qr/connection authorized: user=vt_forward database=postgres application_name=vatoken forward/),
+	'standby2 delivers as the role of vatoken.forward_conninfo');
 
 # --- a standby with max_counters = 1 and many tokens: no error, exact
 my @many = split /\n/, $primary->safe_psql('postgres',
@@ -158,6 +169,9 @@ validate($s1, 1, 8);
 validate($s2, 2, 5);
 for (1 .. 300) { last if spooled($s1) > 0 && spooled($s2) > 0; usleep(100_000); }
 ok(spooled($s1) > 0 && spooled($s2) > 0, 'primary down: both standbys spool their calls');
+# A batch as the standby sends it, for the delivery role's attempts below.
+my ($batch_file) = glob($s1->data_dir . '/pgsql_tmp_vatoken/*/*/*.batch');
+my $batch = slurp_file($batch_file);
 my $replayed = table_total($s1);
 is(seen_total($s1), $replayed + 8, 'standby1 reports its spooled calls once');
 is(seen_total($s2), $replayed + 5, 'standby2 reports its spooled calls once');
@@ -175,5 +189,83 @@ is(seen_total($s2), $replayed + 5, 'after a restart, standby2 still has its spoo
 
 $primary->start;
 settled('primary back', $primary, $s1, $s2);
+
+# --- the delivery role sends a recorded batch again, or under other numbers
+my $node_uuid = join('-', unpack('H8 H4 H4 H4 H12', substr($batch, 8, 16)));
+my $seq = unpack('q<', substr($batch, 24, 8));
+my $hex = unpack('H*', $batch);
+my ($ret, $out, $err) = $primary->psql('postgres',
+	"SELECT vatoken_deliver('$node_uuid', $seq, '\\x$hex')", extra_params => [ '-U', 'vt_forward' ]);
+is($out, 'duplicate', 'a recorded batch sent again is a duplicate');
+($ret, $out, $err) = $primary->psql('postgres',
+	"SELECT vatoken_deliver('$node_uuid', $seq + 1000, '\\x$hex')", extra_params => [ '-U', 'vt_forward' ]);
+like($err, qr/does not match its node and sequence number/, 'under another number it is refused');
+($ret, $out, $err) = $primary->psql('postgres',
+	"SELECT vatoken_deliver(gen_random_uuid(), $seq, '\\x$hex')", extra_params => [ '-U', 'vt_forward' ]);
+like($err, qr/does not match its node and sequence number/, 'under another node too');
+is(table_total($primary), $made, 'and nothing was added');
+
+# --- a clone of standby1 made with pg_basebackup is a new node
+$s1->backup('from_s1');
+my $clone = PostgreSQL::Test::Cluster->new('clone');
+$clone->init_from_backup($s1, 'from_s1', has_streaming => 1);
+ok(!-e $clone->data_dir . '/pgsql_tmp_vatoken',
+	'pg_basebackup of a standby copies neither its node id nor its spool');
+$clone->append_conf('postgresql.conf',
+	"primary_slot_name = ''\nvatoken.forward_conninfo = '" . $primary->connstr . "'");
+$clone->start;
+$s1->wait_for_catchup($clone, 'replay', $primary->lsn('insert'));
+validate($clone, 2, 6);
+settled('clone', $primary, $s1, $s2, $clone);
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes'),
+	'3', 'the clone delivered as a node of its own');
+isnt(slurp_file($clone->data_dir . '/pgsql_tmp_vatoken/node'),
+	slurp_file($s1->data_dir . '/pgsql_tmp_vatoken/node'), 'with a new node id');
+$clone->stop;
+
+# --- immediate stop of the primary, standby1 promoted, standby2 re-pointed
+$primary->wait_for_catchup($_) for ($s1, $s2);
+$primary->stop('immediate');
+validate($s1, 0, 4);
+validate($s2, 1, 3);
+for (1 .. 300) { last if spooled($s1) > 0 && spooled($s2) > 0; usleep(100_000); }
+ok(spooled($s1) > 0 && spooled($s2) > 0, 'primary gone: both standbys spool');
+$s1->promote;
+$s1->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('s2')");
+$s2->append_conf('postgresql.conf', "primary_conninfo = '" . $s1->connstr . "'");
+$s2->safe_psql('postgres',
+	"ALTER SYSTEM SET vatoken.forward_conninfo = '" . $s1->connstr . " user=vt_forward'");
+$s2->reload;
+validate($s1, 2, 2);
+validate($s2, 2, 1);
+settled('promotion', $s1, $s2);
+
+# --- a file-level copy of standby2 shares its node id: refused, not counted twice
+$s2->stop;
+my $copy = PostgreSQL::Test::Cluster->new('copy');
+make_path($copy->basedir);
+PostgreSQL::Test::RecursiveCopy::copypath($s2->data_dir, $copy->data_dir);
+chmod(0700, $copy->data_dir) or die "chmod: $!";
+$copy->append_conf('postgresql.conf', 'port = ' . $copy->port . "\nprimary_slot_name = ''");
+$s2->start;
+$copy->start;
+validate($s2, 0, 5);
+validate($copy, 1, 7);
+# Whichever delivers second is refused: by the primary when both spooled the
+# same batch number (then both are), or by itself when its replay shows a
+# number of its node beyond what it spooled.
+my $refused = 0;
+for (1 .. 1800)
+{
+	$refused = grep { slurp_file($_->logfile) =~ /vatoken counts of this standby are refused/ } ($s2, $copy);
+	last if $refused;
+	usleep(100_000);
+}
+ok($refused, 'a server sharing a node id is refused');
+ok(poll_until($s1, 'postgres',
+	"SELECT sum(calls) IN ($made - 7, $made - 5) FROM vatoken.usage"),
+	'the first calls of one of them are counted');
+is(table_total($s1) == $made, '', "never both (made $made, counted " . table_total($s1) . ')');
+$copy->stop;
 
 done_testing();
