@@ -170,6 +170,7 @@ vt_launch_round(MemoryContext cycle)
 		if (!vt_database_exists(dbs[i]))
 		{
 			vt_counters_discard(dbs[i], InvalidOid);
+			vt_spool_forget_database(dbs[i]);
 			continue;
 		}
 		due[ndue++] = t;

@@ -520,3 +520,19 @@ vt_spool_databases(int *n)
 	*n = count;
 	return dbs;
 }
+
+void
+vt_spool_forget_database(Oid dbid)
+{
+	pg_uuid_t	node;
+	char		dir[MAXPGPATH];
+	struct stat st;
+
+	if (!vt_spool_node(&node, false))
+		return;
+	vt_db_dir(&node, dbid, dir, sizeof(dir));
+	if (stat(dir, &st) == 0 && !rmtree(dir, true))
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("could not remove directory \"%s\"", dir)));
+}

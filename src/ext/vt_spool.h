@@ -88,4 +88,7 @@ extern void vt_spool_remove(const pg_uuid_t *node, Oid dbid, int64 upto);
 /* Databases with batches in this node's spool (for the launcher). */
 extern Oid *vt_spool_databases(int *n);
 
+/* The database no longer exists: remove its spool. */
+extern void vt_spool_forget_database(Oid dbid);
+
 #endif							/* VT_SPOOL_H */

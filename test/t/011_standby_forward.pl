@@ -11,6 +11,7 @@
 #   through vatoken.forward_conninfo);
 # - immediate stop of the primary, promotion of a standby, the other standby
 #   re-pointed;
+# - the spool of a database dropped meanwhile is removed;
 # - a file-level copy of a standby is refused, never counted twice;
 # - what a database owner, a validate-only role and the delivery role can
 #   do with vatoken_deliver.
@@ -239,6 +240,33 @@ $s2->reload;
 validate($s1, 2, 2);
 validate($s2, 2, 1);
 settled('promotion', $s1, $s2);
+
+# --- a database dropped with batches still spooled: its spool goes too
+$s1->safe_psql('postgres', 'CREATE DATABASE gone');
+$s1->safe_psql('gone', 'CREATE EXTENSION vatoken');
+my $gone_tok = $s1->safe_psql('gone', "SELECT token FROM vatoken_create('g', 'g')");
+$s2->safe_psql('postgres', "ALTER SYSTEM SET vatoken.forward_conninfo = 'host=/nonexistent'");
+$s2->reload;
+$s1->wait_for_catchup($s2);
+is($s2->safe_psql('gone', "SELECT valid FROM vatoken_validate('$gone_tok')"), 't',
+	'a standby validates in another database');
+my $gone_oid = $s2->safe_psql('postgres', "SELECT oid FROM pg_database WHERE datname = 'gone'");
+my @gone_spool;
+for (1 .. 300)
+{
+	@gone_spool = glob($s2->data_dir . "/pgsql_tmp_vatoken/*/$gone_oid/*.batch");
+	last if @gone_spool;
+	usleep(100_000);
+}
+ok(@gone_spool > 0, 'its call is spooled while the primary cannot be reached');
+$s1->safe_psql('postgres', 'DROP DATABASE gone');
+$s1->wait_for_catchup($s2);
+for (1 .. 300) { last unless glob($s2->data_dir . "/pgsql_tmp_vatoken/*/$gone_oid"); usleep(100_000); }
+ok(!glob($s2->data_dir . "/pgsql_tmp_vatoken/*/$gone_oid"),
+	'the database dropped, the standby removes its spool');
+$s2->safe_psql('postgres',
+	"ALTER SYSTEM SET vatoken.forward_conninfo = '" . $s1->connstr . " user=vt_forward'");
+$s2->reload;
 
 # --- a file-level copy of standby2 shares its node id: refused, not counted twice
 $s2->stop;
