@@ -92,6 +92,8 @@
  *	 calls of at most the last flush interval (longer only while a database
  *	 cannot be flushed, e.g. its rows stay locked).  Everything flushed
  *	 before was committed to vatoken.usage and is never lost.
+ * - On a hot standby the same holds with "spooled" for "flushed": what was
+ *	 spooled is on disk (vt_spool.c) and is delivered after any restart.
  *
  *-------------------------------------------------------------------------
  */

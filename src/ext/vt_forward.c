@@ -398,6 +398,13 @@ vt_connect(void)
 	if (vt_conn_source != NULL)
 		pfree(vt_conn_source);
 	vt_conn_source = MemoryContextStrdup(TopMemoryContext, vt_conninfo_source());
+	if (vt_conn_source[0] == '\0')
+	{
+		/* Archive recovery without streaming: libpq's defaults could be anyone. */
+		vt_delivery_failed("reach",
+						   "Neither vatoken.forward_conninfo nor primary_conninfo is set.");
+		return false;
+	}
 
 	values[0] = "10";
 	values[1] = vt_conn_source;
