@@ -9,8 +9,8 @@
 #   after a spool write, then the primary started again;
 # - a clone of a standby made with pg_basebackup is a new node (delivering
 #   through vatoken.forward_conninfo);
-# - immediate stop of the primary, promotion of a standby, the other standby
-#   re-pointed;
+# - immediate stop of the primary after it recorded a batch that no standby
+#   received, promotion of a standby, the other standby re-pointed;
 # - the spool of a database dropped meanwhile is removed;
 # - a file-level copy of a standby is refused, never counted twice;
 # - what a database owner, a validate-only role and the delivery role can
@@ -224,8 +224,20 @@ isnt(slurp_file($clone->data_dir . '/pgsql_tmp_vatoken/node'),
 	slurp_file($s1->data_dir . '/pgsql_tmp_vatoken/node'), 'with a new node id');
 $clone->stop;
 
-# --- immediate stop of the primary, standby1 promoted, standby2 re-pointed
+# --- immediate stop of the primary, which had recorded a batch of standby2
+# that no standby received; standby1 promoted, standby2 re-pointed: the batch
+# is sent again to the new primary, which never had it
 $primary->wait_for_catchup($_) for ($s1, $s2);
+for my $s ($s1, $s2)
+{
+	$s->safe_psql('postgres', "ALTER SYSTEM SET primary_conninfo = ''");
+	$s->reload;
+}
+ok(poll_until($primary, 'postgres', 'SELECT count(*) FROM pg_stat_replication', '0'),
+	'both standbys stop streaming');
+validate($s2, 2, 4);
+ok(poll_until($primary, 'postgres', 'SELECT sum(calls) FROM vatoken.usage', $made),
+	'standby2 delivers a batch that no standby will replay');
 $primary->stop('immediate');
 validate($s1, 0, 4);
 validate($s2, 1, 3);
@@ -233,7 +245,7 @@ for (1 .. 300) { last if spooled($s1) > 0 && spooled($s2) > 0; usleep(100_000); 
 ok(spooled($s1) > 0 && spooled($s2) > 0, 'primary gone: both standbys spool');
 $s1->promote;
 $s1->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('s2')");
-$s2->append_conf('postgresql.conf', "primary_conninfo = '" . $s1->connstr . "'");
+$s2->safe_psql('postgres', "ALTER SYSTEM SET primary_conninfo = '" . $s1->connstr . "'");
 $s2->safe_psql('postgres',
 	"ALTER SYSTEM SET vatoken.forward_conninfo = '" . $s1->connstr . " user=vt_forward'");
 $s2->reload;
