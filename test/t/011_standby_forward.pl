@@ -257,7 +257,11 @@ settled('promotion', $s1, $s2);
 $s1->safe_psql('postgres', 'CREATE DATABASE gone');
 $s1->safe_psql('gone', 'CREATE EXTENSION vatoken');
 my $gone_tok = $s1->safe_psql('gone', "SELECT token FROM vatoken_create('g', 'g')");
-$s2->safe_psql('postgres', "ALTER SYSTEM SET vatoken.forward_conninfo = 'host=/nonexistent'");
+# (A conninfo that cannot work, with a password that must never be logged;
+# set in postgresql.conf, as log_statement would log an ALTER SYSTEM.)
+$s2->safe_psql('postgres', 'ALTER SYSTEM RESET vatoken.forward_conninfo');
+$s2->append_conf('postgresql.conf',
+	"vatoken.forward_conninfo = 'host=/nonexistent user=vt_forward password=vt-secret-pw'");
 $s2->reload;
 $s1->wait_for_catchup($s2);
 is($s2->safe_psql('gone', "SELECT valid FROM vatoken_validate('$gone_tok')"), 't',
@@ -276,6 +280,13 @@ $s1->wait_for_catchup($s2);
 for (1 .. 300) { last unless glob($s2->data_dir . "/pgsql_tmp_vatoken/*/$gone_oid"); usleep(100_000); }
 ok(!glob($s2->data_dir . "/pgsql_tmp_vatoken/*/$gone_oid"),
 	'the database dropped, the standby removes its spool');
+like(slurp_file($s2->logfile), qr/vatoken could not connect to the primary/,
+	'the standby logs that it cannot reach the primary');
+# (PostgreSQL itself logs a setting changed at reload, password and all, as
+# for primary_conninfo: the README says to keep passwords in a passfile.)
+my @leaks = grep { /vt-secret-pw/ && !/parameter "vatoken.forward_conninfo" changed to/ }
+  split /\n/, slurp_file($s2->logfile);
+is(scalar @leaks, 0, 'vatoken never logs the password of its conninfo') or diag(join("\n", @leaks));
 $s2->safe_psql('postgres',
 	"ALTER SYSTEM SET vatoken.forward_conninfo = '" . $s1->connstr . " user=vt_forward'");
 $s2->reload;
