@@ -21,14 +21,17 @@ DATA        = $(wildcard sql/vatoken--*.sql)
 WERROR     ?=
 VT_WERROR   = $(if $(filter 1 yes true,$(WERROR)),-Werror)
 
-PG_CPPFLAGS = -Isrc/core -Isrc/ext
+PG_CPPFLAGS = -Isrc/core -Isrc/ext -I$(shell $(PG_CONFIG) --includedir)
+# libpq: a hot standby's forwarder delivers its counts to the primary.
+SHLIB_LINK  = -lpq
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra $(VT_WERROR) -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-sign-compare
 
 # Regression tests: sql/<name>.sql against expected/<name>.out, run in a
 # throwaway instance that pg_regress starts itself.
 # mode_plain / mode_preload prove which mode each run is in.
-REGRESS_BASE = setup create validate list_usage delete bad_input privileges policy audit ratelimit \
+REGRESS_BASE = setup create validate list_usage delete bad_input privileges deliver policy \
+               audit ratelimit \
                pgcrypto_hash timezone multi_db schema catalogue
 REGRESS_MODE ?= mode_plain
 REGRESS      = $(REGRESS_BASE) $(REGRESS_MODE)

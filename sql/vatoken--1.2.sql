@@ -122,3 +122,33 @@ REVOKE ALL ON FUNCTION @extschema@.vatoken_validate(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_list(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_usage(text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_delete(text, bigint) FROM PUBLIC;
+
+-- Counting on hot standbys ----------------------------------------------
+-- A hot standby with the library preloaded counts its calls and delivers
+-- them to the primary in numbered batches through vatoken_deliver, one
+-- transaction each.  One row per standby ("node") records the highest batch
+-- added and its digest, in the same transaction as its counts: a batch
+-- recorded before adds nothing, and another batch under a recorded number
+-- (two servers sharing a node id) gets the node refused.  The standby
+-- removes a batch from its spool once its own replay shows it recorded.
+CREATE TABLE vatoken.forward_nodes (
+    node        uuid        NOT NULL,
+    last_seq    bigint      NOT NULL DEFAULT 0,
+    last_digest bytea       NOT NULL DEFAULT ''::pg_catalog.bytea,
+    batches     bigint      NOT NULL DEFAULT 0,
+    duplicates  bigint      NOT NULL DEFAULT 0,
+    refused_at  timestamptz,
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT forward_nodes_pkey PRIMARY KEY (node)
+);
+REVOKE ALL ON TABLE vatoken.forward_nodes FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('vatoken.forward_nodes', '');
+
+-- Called by a standby's forwarder only; EXECUTE is granted to a delivery
+-- role of your choice (README, "Counting on hot standbys").
+CREATE FUNCTION @extschema@.vatoken_deliver(node uuid, seq bigint, batch bytea)
+RETURNS text
+AS 'MODULE_PATHNAME', 'vatoken_deliver'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_deliver(uuid, bigint, bytea) FROM PUBLIC;

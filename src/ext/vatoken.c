@@ -14,6 +14,7 @@
 #include "vatoken.h"
 #include "vt_audit.h"
 #include "vt_counters.h"
+#include "vt_forward.h"
 #include "vt_policy.h"
 #include "vt_ratelimit.h"
 #include "vt_standby.h"
@@ -89,6 +90,22 @@ _PG_init(void)
 								PGC_SUSET,
 								0,
 								NULL, NULL, NULL);
+		DefineCustomStringVariable("vatoken.forward_conninfo",
+								   "Connection string a hot standby uses to deliver its counts to the primary.",
+								   "Empty: primary_conninfo. The database's name is always set.",
+								   &vt_forward_conninfo,
+								   "",
+								   PGC_SIGHUP,
+								   GUC_SUPERUSER_ONLY,
+								   NULL, NULL, NULL);
+		DefineCustomBoolVariable("vatoken.debug_forward_resend",
+								 "For tests only: a standby sends each delivered batch once more, as after a lost answer.",
+								 NULL,
+								 &vt_debug_forward_resend,
+								 false,
+								 PGC_SIGHUP,
+								 GUC_NOT_IN_SAMPLE,
+								 NULL, NULL, NULL);
 		vt_counters_install_hooks();
 		vt_tokcache_install_hooks();
 		vt_ratelimit_install_hooks();

@@ -66,6 +66,14 @@
  *	 a reader waits for while it waits, so neither waits for long, and a
  *	 flush commit (synchronous_commit = local, see vt_flusher.c) never waits
  *	 for a standby.
+ * - Hot standbys (vt_forward.c) use the same protocol with another
+ *	 publishing step (vt_counters_publish): their flusher, the forwarder,
+ *	 writes the pending counts to a spool file whose rename into place is
+ *	 the "commit", and removes delivered spool files under it too.  Readers
+ *	 on a standby read the replayed tables, the pending counts and the spool
+ *	 files not yet recorded as delivered within one attempt, so a call is
+ *	 seen exactly once while it moves from shared memory to the spool and
+ *	 from the spool to the tables.
  * - A flusher that exits while "committing" is set (FATAL in the commit)
  *	 clears it in a before_shmem_exit callback; its session lock is released
  *	 by the lock manager at exit.
@@ -84,6 +92,8 @@
  *	 calls of at most the last flush interval (longer only while a database
  *	 cannot be flushed, e.g. its rows stay locked).  Everything flushed
  *	 before was committed to vatoken.usage and is never lost.
+ * - On a hot standby the same holds with "spooled" for "flushed": what was
+ *	 spooled is on disk (vt_spool.c) and is delivered after any restart.
  *
  *-------------------------------------------------------------------------
  */
@@ -682,31 +692,27 @@ vt_advance_flushed(const vt_pending *items, int n)
 }
 
 bool
-vt_counters_commit_flush(const vt_pending *items, int n, bool wait)
+vt_counters_publish(const vt_pending *items, int n, bool wait,
+					bool (*publish) (void *arg), void *arg)
 {
 	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
 	LOCKTAG		tag;
-	volatile bool committed = false;
+	volatile bool published = false;
 
 	vt_read_locktag(&tag);
 	if (LockAcquire(&tag, ExclusiveLock, true, !wait) == LOCKACQUIRE_NOT_AVAIL)
-	{
-		/* A reader is waiting for a stable view: write nothing this time. */
-		AbortCurrentTransaction();
-		return false;
-	}
+		return false;			/* a reader is waiting for a stable view */
 
 	pg_atomic_write_u32(&db->committing, 1);
 	vt_committing_here = true;
 	pg_write_barrier();
 	PG_TRY();
 	{
-		CommitTransactionCommand();
-		committed = true;
+		published = publish(arg);
 	}
 	PG_FINALLY();
 	{
-		if (committed)
+		if (published)
 			vt_advance_flushed(items, n);
 		pg_write_barrier();
 		pg_atomic_fetch_add_u64(&db->generation, 1);
@@ -716,6 +722,23 @@ vt_counters_commit_flush(const vt_pending *items, int n, bool wait)
 	}
 	PG_END_TRY();
 	return true;
+}
+
+static bool
+vt_commit_publish(void *arg)
+{
+	CommitTransactionCommand();
+	return true;
+}
+
+bool
+vt_counters_commit_flush(const vt_pending *items, int n, bool wait)
+{
+	if (vt_counters_publish(items, n, wait, vt_commit_publish, NULL))
+		return true;
+	/* Nothing was written this time: the counts stay pending. */
+	AbortCurrentTransaction();
+	return false;
 }
 
 /*

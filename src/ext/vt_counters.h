@@ -86,6 +86,18 @@ extern bool vt_counters_claim_flush(Oid dbid);
 extern bool vt_counters_commit_flush(const vt_pending *items, int n, bool wait);
 
 /*
+ * The general form of the commit, for the claimed flusher of the current
+ * database: publish(arg) makes the resolved items durable somewhere readers
+ * look (a transaction commit on a primary, a spool file on a standby, see
+ * vt_forward.c), and their counts stop being pending in the same step for
+ * every reader.  It may also remove something readers look at (delivered
+ * spool files: n = 0).  Returns false, having called nothing, when a reader
+ * holds the read lock and not wait.
+ */
+extern bool vt_counters_publish(const vt_pending *items, int n, bool wait,
+								bool (*publish) (void *arg), void *arg);
+
+/*
  * Drop dbid's counters of every tokens table but live_relid (InvalidOid:
  * all of them, and the database's entry if it is not the current one): the
  * caller holds a lock on live_relid, or the database no longer exists.

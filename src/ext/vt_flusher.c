@@ -38,6 +38,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
@@ -54,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "vt_counters.h"
+#include "vt_forward.h"
 #include "vt_resolve.h"
 #include "vt_store.h"
 #include "vt_worker.h"
@@ -72,7 +74,8 @@ vt_start_flusher(Oid dbid, BackgroundWorkerHandle **handle)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* On a hot standby it is the forwarder (vt_forward.c). */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
 	worker.bgw_notify_pid = MyProcPid;
@@ -305,6 +308,12 @@ vt_flush_main(Datum arg)
 	 */
 	if (ShutdownRequestPending)
 		proc_exit(0);
+
+	/* A hot standby forwards its counts to the primary until promoted. */
+	if (RecoveryInProgress())
+		vt_forward_run();
+	/* A promoted standby adds what it had not delivered (usually nothing). */
+	vt_forward_apply_local();
 	seen_requests = vt_counters_flush_requests();
 	vt_flush_database();
 	last_flush = GetCurrentTimestamp();

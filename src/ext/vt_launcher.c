@@ -4,7 +4,7 @@
  *	  pending counts a flusher (vt_flusher.c) in turn.
  *
  * Environment: started with the postmaster when the library is preloaded
- * (after recovery), connected to no database (it reads pg_database only),
+ * (once a hot standby accepts connections, or after recovery), connected to no database (it reads pg_database only),
  * as the bootstrap superuser.  SIGHUP reloads the configuration; SIGTERM
  * (shutdown, or a termination of the launcher alone) makes it stop the
  * flushers and wait for them, wait for every other process that counts to
@@ -14,9 +14,11 @@
  *
  * Scheduling: every vatoken.flush_interval, or at once when the counter
  * table is past vatoken.max_counters or a flusher exits, it looks for
- * databases with pending counts.  At most vatoken.max_flush_workers flushers
- * run at a time, each serving one database; a database that is due and
- * finds no flusher waits, oldest turn first.  While any database waits, a
+ * databases with pending counts or spooled batches (vt_spool.c).  On a
+ * hot standby the flusher it starts forwards instead (vt_forward.c).  At
+ * most vatoken.max_flush_workers flushers run at a time, each serving one
+ * database; a database that is due and finds no flusher waits, oldest turn
+ * first.  While any database waits, a
  * flusher leaves after its next flush, so its slot goes round: every
  * database is flushed within a bounded time, however many are busy and
  * however few worker slots (max_worker_processes, shared with parallel
@@ -38,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "vt_counters.h"
+#include "vt_spool.h"
 #include "vt_worker.h"
 
 PGDLLEXPORT void vt_launcher_main(Datum arg);
@@ -49,7 +52,8 @@ vt_register_launcher(void)
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	/* Also on a hot standby, whose flush workers forward (vt_forward.c). */
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
 	worker.bgw_restart_time = 1;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "vatoken");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "vt_launcher_main");
@@ -134,6 +138,22 @@ vt_launch_round(MemoryContext cycle)
 
 	old = MemoryContextSwitchTo(cycle);
 	dbs = vt_counters_pending_databases(&ndbs);
+	{
+		/* Databases with spooled batches (a standby, or one just promoted). */
+		int			nspool;
+		Oid		   *spool = vt_spool_databases(&nspool);
+
+		dbs = repalloc(dbs, sizeof(Oid) * Max(ndbs + nspool, 1));
+		for (int i = 0; i < nspool; i++)
+		{
+			bool		seen = false;
+
+			for (int k = 0; k < ndbs && !seen; k++)
+				seen = dbs[k] == spool[i];
+			if (!seen)
+				dbs[ndbs++] = spool[i];
+		}
+	}
 	due = palloc(sizeof(int) * Max(ndbs, 1));
 	MemoryContextSwitchTo(old);
 
@@ -150,6 +170,7 @@ vt_launch_round(MemoryContext cycle)
 		if (!vt_database_exists(dbs[i]))
 		{
 			vt_counters_discard(dbs[i], InvalidOid);
+			vt_spool_forget_database(dbs[i]);
 			continue;
 		}
 		due[ndue++] = t;

@@ -26,6 +26,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
+#include "utils/uuid.h"
 
 #include "vt_store.h"
 
@@ -301,6 +302,27 @@ static vt_plan plan_flush_1_0 = {
 };
 
 /*
+ * A delivered batch is added whole, waiting for row locks like any
+ * transaction (the batch is recorded in the same transaction, so nothing
+ * may stay behind): the tokens' rows are locked FOR KEY SHARE first, so a
+ * token deleted meanwhile is skipped (its counts go with it, as in the
+ * flush) instead of failing the foreign key.
+ */
+static vt_plan plan_deliver = {
+	VT_BATCH ","
+	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
+	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
+	"  ORDER BY d.token_id FOR KEY SHARE OF t)"
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
+	" SELECT f.token_id, f.day, pg_catalog.sum(f.calls)::pg_catalog.int8,"
+	"  pg_catalog.max(f.last_used) FROM f GROUP BY f.token_id, f.day"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "EXCLUDED.calls,"
+	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)"
+	" RETURNING u.token_id, u.day",
+	VT_FLUSH_ARGS
+};
+
+/*
  * $2 = today, $3 = week start, $4 = month start, $5/$6 = last month; every
  * range ends at today so that rows dated after today (a clock set back) are
  * not reported as today's.
@@ -357,6 +379,48 @@ static vt_plan plan_list_1_0 = {
 static vt_plan plan_usage_1_0 = {
 	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_FROM VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
+};
+
+/*
+ * Counts delivered from hot standbys (vt_store_deliver): the node's row of
+ * vatoken.forward_nodes, locked for the transaction, says which batches
+ * are recorded.  $1 node.
+ */
+#define VT_NODE_WHERE " WHERE node" EQ "$1"
+
+static vt_plan plan_node_insert = {
+	"INSERT INTO vatoken.forward_nodes AS n (node) VALUES ($1)"
+	" ON CONFLICT (node) DO NOTHING",
+	1, {UUIDOID}
+};
+
+static vt_plan plan_node_lock = {
+	"SELECT last_seq, last_digest, refused_at IS NOT NULL FROM vatoken.forward_nodes"
+	VT_NODE_WHERE " FOR UPDATE",
+	1, {UUIDOID}
+};
+
+static vt_plan plan_node_state = {
+	"SELECT last_seq, refused_at IS NOT NULL FROM vatoken.forward_nodes" VT_NODE_WHERE,
+	1, {UUIDOID}
+};
+
+static vt_plan plan_node_delivered = {
+	"UPDATE vatoken.forward_nodes SET last_seq = $2, last_digest = $3,"
+	" batches = batches" PLUS "1, updated_at = pg_catalog.now()" VT_NODE_WHERE,
+	3, {UUIDOID, INT8OID, BYTEAOID}
+};
+
+static vt_plan plan_node_duplicate = {
+	"UPDATE vatoken.forward_nodes SET duplicates = duplicates" PLUS "1,"
+	" updated_at = pg_catalog.now()" VT_NODE_WHERE,
+	1, {UUIDOID}
+};
+
+static vt_plan plan_node_refuse = {
+	"UPDATE vatoken.forward_nodes SET refused_at = pg_catalog.now(),"
+	" updated_at = pg_catalog.now()" VT_NODE_WHERE,
+	1, {UUIDOID}
 };
 
 /* An interval of us microseconds (a rate window: no months, no days). */
@@ -939,4 +1003,67 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 	}
 	*n = (int) SPI_processed;
 	return rows;
+}
+
+/*
+ * Deliveries from hot standbys
+ */
+bool
+vt_store_node_state(const pg_uuid_t *node, int64 *last_seq, bool *refused)
+{
+	Datum		values[1];
+	bool		isnull;
+
+	*last_seq = 0;
+	*refused = false;
+	values[0] = UUIDPGetDatum(node);
+	vt_execute(&plan_node_state, values, true, 1);
+	if (SPI_processed == 0)
+		return false;
+	*last_seq = DatumGetInt64(vt_column(1, &isnull));
+	*refused = DatumGetBool(vt_column(2, &isnull));
+	return true;
+}
+
+vt_deliver_result
+vt_store_deliver(const pg_uuid_t *node, int64 seq, const bytea *digest,
+				 vt_pending *items, int n)
+{
+	Datum		values[3];
+	bool		isnull;
+	int64		last_seq;
+	bytea	   *last_digest;
+	bool		refused;
+
+	values[0] = UUIDPGetDatum(node);
+	vt_execute(&plan_node_insert, values, false, 0);
+	vt_execute(&plan_node_lock, values, false, 1);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not lock vatoken node row");
+	last_seq = DatumGetInt64(vt_column(1, &isnull));
+	last_digest = DatumGetByteaPP(vt_column(2, &isnull));
+	refused = DatumGetBool(vt_column(3, &isnull));
+
+	if (refused)
+		return VT_DELIVER_REFUSED;
+	if (seq == last_seq &&
+		(VARSIZE_ANY_EXHDR(last_digest) != VARSIZE_ANY_EXHDR(digest) ||
+		 memcmp(VARDATA_ANY(last_digest), VARDATA_ANY(digest), VARSIZE_ANY_EXHDR(digest)) != 0))
+	{
+		/* Two different batches under one (node, seq): two nodes share an id. */
+		vt_execute(&plan_node_refuse, values, false, 0);
+		return VT_DELIVER_CONFLICT;
+	}
+	if (seq <= last_seq)
+	{
+		vt_execute(&plan_node_duplicate, values, false, 0);
+		return VT_DELIVER_DUPLICATE;
+	}
+
+	if (n > 0)
+		vt_flush_step(&plan_deliver, items, n);
+	values[1] = Int64GetDatum(seq);
+	values[2] = PointerGetDatum(digest);
+	vt_execute(&plan_node_delivered, values, false, 0);
+	return VT_DELIVER_DONE;
 }

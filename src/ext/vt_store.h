@@ -16,6 +16,7 @@
 #include "utils/array.h"
 #include "utils/tuplestore.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "vatoken.h"
 
@@ -162,5 +163,27 @@ typedef struct vt_usage_row
 extern vt_usage_row *vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner,
 										 const int64 *token_id,
 										 const vt_periods *periods, int *n);
+
+/*
+ * Counts delivered from hot standbys (schema 1.2): vatoken.forward_nodes
+ * records, per node, the highest batch added and its digest.  A node
+ * delivers its batches in order, one transaction each, so the recorded
+ * batches of a node are always 1..last_seq, also on a primary promoted
+ * from a standby that had not replayed them all.
+ */
+typedef enum vt_deliver_result
+{
+	VT_DELIVER_DONE,			/* added, and recorded */
+	VT_DELIVER_DUPLICATE,		/* recorded before: nothing added */
+	VT_DELIVER_CONFLICT,		/* another batch has this seq: node now refused */
+	VT_DELIVER_REFUSED			/* the node is refused: nothing added */
+} vt_deliver_result;
+
+/* The node's row as this snapshot sees it; false if it has none. */
+extern bool vt_store_node_state(const pg_uuid_t *node, int64 *last_seq, bool *refused);
+
+/* Record batch seq of node (its digest) and add its items, in this transaction. */
+extern vt_deliver_result vt_store_deliver(const pg_uuid_t *node, int64 seq, const bytea *digest,
+										  vt_pending *items, int n);
 
 #endif							/* VT_STORE_H */

@@ -5,13 +5,13 @@
  */
 #include "postgres.h"
 
-#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "vt_usage.h"
 #include "vt_counters.h"
+#include "vt_forward.h"
 
 bool
 vt_usage_in_shmem(void)
@@ -29,12 +29,7 @@ vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag)
 	{
 		vt_token_ident token = {rels->tokens, token_id, tag};
 
-		/*
-		 * A hot standby has no flush workers and cannot write: its calls
-		 * are not counted (yet), rather than kept in memory for ever.
-		 */
-		if (RecoveryInProgress())
-			return;
+		/* Also on a hot standby: its flush worker forwards (vt_forward.c). */
 		vt_counters_count(&token, day, now);
 	}
 	else
@@ -55,13 +50,14 @@ vt_add_day(int64 calls[VT_USAGE_COLUMNS], const vt_periods *p, vt_day day, uint6
 		calls[VT_CALLS_LAST_MONTH] += n;
 }
 
-/* vatoken_list: every pending count of the tokens table, matched by token. */
+/*
+ * vatoken_list: pending counts (sorted by token_id), matched by token.  Also
+ * for the spooled counts of a standby.
+ */
 static void
-vt_add_pending_all(vt_usage_row *rows, int n, Oid relid, const vt_periods *periods)
+vt_add_pending_all(vt_usage_row *rows, int n, vt_pending *pending, int npending,
+				   const vt_periods *periods)
 {
-	int			npending;
-	vt_pending *pending = vt_counters_collect(relid, &npending, NULL);
-
 	for (int r = 0; r < n; r++)
 	{
 		vt_usage_row *row = &rows[r];
@@ -91,7 +87,32 @@ vt_add_pending_all(vt_usage_row *rows, int n, Oid relid, const vt_periods *perio
 			}
 		}
 	}
-	pfree(pending);
+}
+
+static int
+vt_pending_id_cmp(const void *a, const void *b)
+{
+	int64		x = ((const vt_pending *) a)->token.token_id;
+	int64		y = ((const vt_pending *) b)->token.token_id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Counts spooled on this server (a hot standby, or a primary just promoted)
+ * that the snapshot does not show as delivered.
+ */
+static void
+vt_add_spooled(vt_usage_row *rows, int n, Oid relid, const vt_periods *periods)
+{
+	int			nspooled;
+	vt_pending *spooled = vt_forward_spooled(relid, &nspooled);
+
+	if (spooled == NULL)
+		return;
+	qsort(spooled, nspooled, sizeof(vt_pending), vt_pending_id_cmp);
+	vt_add_pending_all(rows, n, spooled, nspooled, periods);
+	pfree(spooled);
 }
 
 /* vatoken_usage: one token's counters, looked up by key, day by day. */
@@ -134,6 +155,8 @@ vt_usage_read(text *owner, const int64 *token_id, int *n)
 		/* See every flush committed up to now, whatever the isolation level. */
 		PushActiveSnapshot(GetLatestSnapshot());
 		rows = vt_store_read_usage(rels.schema_1_0, rels.schema_2_0, owner, token_id, &periods, n);
+		/* Spooled batches not delivered as this same snapshot sees it. */
+		vt_add_spooled(rows, *n, rels.tokens, &periods);
 		PopActiveSnapshot();
 		if (token_id != NULL)
 		{
@@ -141,7 +164,13 @@ vt_usage_read(text *owner, const int64 *token_id, int *n)
 				vt_add_pending_one(&rows[i], rels.tokens, &periods);
 		}
 		else
-			vt_add_pending_all(rows, *n, rels.tokens, &periods);
+		{
+			int			npending;
+			vt_pending *pending = vt_counters_collect(rels.tokens, &npending, NULL);
+
+			vt_add_pending_all(rows, *n, pending, npending, &periods);
+			pfree(pending);
+		}
 	} while (vt_counters_read_retry(&r));
 	vt_store_disconnect();
 	return rows;

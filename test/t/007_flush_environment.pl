@@ -7,7 +7,8 @@
 # - the worker reports its writes to the statistics while it stays, so that
 #   autovacuum sees them;
 # - on a hot standby a validation answers as on the primary, never errors,
-#   and counts nothing (there is no flush to write it).
+#   and its calls reach the primary, also when the owner stored settings
+#   (read-only transactions, a lock timeout) that would stop a session there.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -129,6 +130,7 @@ $standby->init_from_backup($node, 'b', has_streaming => 1);
 $standby->start;
 $node->wait_for_catchup($standby);
 my $calls_before = table_calls();
+my $usage_before = $node->safe_psql('app', "SELECT calls_today FROM vatoken_usage('o', 1)");
 is($standby->safe_psql('app', "SELECT valid, status FROM vatoken_validate('$token')"),
 	't|valid', 'a hot standby validates');
 is($standby->safe_psql('app',
@@ -137,9 +139,26 @@ is($standby->safe_psql('app',
 is($standby->safe_psql('app', "SELECT status FROM vatoken_validate('vat_' || repeat('0', 49))"),
 	'malformed', 'and answers malformed input as the primary does');
 is($standby->safe_psql('app', "SELECT calls_today FROM vatoken_usage('o', 1)"),
-	$node->safe_psql('app', "SELECT calls_today FROM vatoken_usage('o', 1)"),
-	'the standby keeps no calls of its own (nothing could write them)');
-is(table_calls(), $calls_before, 'and the primary got none');
+	$usage_before + 51, 'the standby reports its own calls at once, whether delivered or not');
+ok(poll_until($node, 'app', "SELECT sum(calls) = $calls_before + 51 FROM vatoken.usage", 't', 60),
+	'and delivers them to the primary (test/t/011_standby_forward.pl: how, exactly once)');
+
+# The owner's database settings on the primary apply to the forwarder's
+# session there too: it pins the ones that could make delivery fail.
+$node->safe_psql('app', q{
+	ALTER DATABASE app SET default_transaction_read_only = on;
+	ALTER DATABASE app SET lock_timeout = '1ms';
+}, extra_params => [ '-U', 'app_owner' ]);
+# (They apply from the next connection: end the forwarder's.)
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vatoken forward'");
+is($standby->safe_psql('app',
+	"SELECT count(*) FROM generate_series(1, 4) g, LATERAL vatoken_validate('$token' || left(g::text, 0)) v WHERE v.valid"),
+	'4', 'the standby validates with the owner\'s settings in place');
+ok(poll_until($node, 'app', "SELECT sum(calls) = $calls_before + 55 FROM vatoken.usage", 't', 60),
+	'and its calls still reach the primary (read-only by default for the database)');
+$node->safe_psql('app', 'BEGIN READ WRITE; ALTER DATABASE app RESET ALL; COMMIT;',
+	extra_params => [ '-U', 'app_owner' ]);
 $standby->stop;
 
 $node->stop;
