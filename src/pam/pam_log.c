@@ -75,6 +75,7 @@ vtp_format_verdict(char *buf, size_t buflen, const char *user,
 		case VTP_R_DISABLED:
 		case VTP_R_EXPIRED:
 		case VTP_R_FORBIDDEN_SCOPE:
+		case VTP_R_RATE_LIMITED:
 			/* Numbers and inet_ntop's text only: nothing here to sanitize. */
 			if (v->reason != VTP_R_FORBIDDEN_CLIENT)
 				client[0] = '\0';

@@ -89,6 +89,7 @@ static const struct
 	{"expired", VTP_OUT_EXPIRED},
 	{"forbidden_client", VTP_OUT_FORBIDDEN_CLIENT},
 	{"forbidden_scope", VTP_OUT_FORBIDDEN_SCOPE},
+	{"rate_limited", VTP_OUT_RATE_LIMITED},
 };
 
 vtp_outcome
@@ -208,6 +209,8 @@ vtp_decide(const vtp_result *r, vtp_match match, const char *user)
 			return verdict(PAM_AUTH_ERR, VTP_R_FORBIDDEN_CLIENT);
 		case VTP_OUT_FORBIDDEN_SCOPE:
 			return verdict(PAM_AUTH_ERR, VTP_R_FORBIDDEN_SCOPE);
+		case VTP_OUT_RATE_LIMITED:
+			return verdict(PAM_AUTH_ERR, VTP_R_RATE_LIMITED);
 		case VTP_OUT_STALE:
 			return verdict(PAM_AUTH_ERR, VTP_R_STALE);
 		case VTP_OUT_REJECTED:
@@ -271,6 +274,8 @@ vtp_reason_name(vtp_reason r)
 			return "forbidden_client";
 		case VTP_R_FORBIDDEN_SCOPE:
 			return "forbidden_scope";
+		case VTP_R_RATE_LIMITED:
+			return "rate_limited";
 		case VTP_R_STALE:
 			return "stale";
 		case VTP_R_REJECTED:

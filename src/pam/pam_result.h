@@ -26,6 +26,7 @@ typedef enum vtp_outcome
 	VTP_OUT_EXPIRED,
 	VTP_OUT_FORBIDDEN_CLIENT,
 	VTP_OUT_FORBIDDEN_SCOPE,
+	VTP_OUT_RATE_LIMITED,		/* the token's rate window is full */
 	VTP_OUT_STALE,				/* a hot standby whose data may be too old */
 	VTP_OUT_REJECTED,			/* not valid, with a status this module does not know */
 	VTP_OUT_UNAVAILABLE,		/* no connection, query failed, or a broken reply */
@@ -66,6 +67,7 @@ typedef enum vtp_reason
 	VTP_R_EXPIRED,
 	VTP_R_FORBIDDEN_CLIENT,
 	VTP_R_FORBIDDEN_SCOPE,
+	VTP_R_RATE_LIMITED,
 	VTP_R_STALE,
 	VTP_R_REJECTED,
 	VTP_R_OWNER_MISMATCH,

@@ -231,6 +231,7 @@ read -r O_ID O_TOK <<<"$(mintp alice ops "scopes => '{ops:*}'")"
 read -r C_ID C_TOK <<<"$(mintp alice netlimited "allowed_clients => '{203.0.113.0/24,2001:db8::/32}'")"
 read -r X_ID X_TOK <<<"$(mintp alice expiring "expires_at => now() + interval '1 hour'")"
 read -r DIS_ID DIS_TOK <<<"$(mint alice disabled)"
+read -r RL_ID RL_TOK <<<"$(mintp alice limited "rate_limit => 1, rate_window => '1 day'")"
 read -r REV_ID REV_TOK <<<"$(mint alice leaked)"
 sql >/dev/null <<EOF
 UPDATE vatoken.tokens SET expires_at = now() - interval '1 second' WHERE token_id = $X_ID;
@@ -659,6 +660,19 @@ case_pt "disabled token" PAM_AUTH_ERR vt-owner alice "$DIS_TOK"
 log_check "... refused as disabled, never the token" "token refused: disabled" "$DIS_TOK"
 case_pt "revoked (leaked) token" PAM_AUTH_ERR vt-owner alice "$REV_TOK"
 log_check "... refused as revoked, never the token" "token refused: revoked" "$REV_TOK"
+# A token whose window (a UTC day) is full: its one call is taken here, at
+# least a minute before the window ends (else after it), so that the PAM
+# check below falls in the same window whatever the time of day.
+left=$(sql -c "SELECT pg_catalog.ceil(extract(epoch FROM rate_reset - clock_timestamp()))::int
+               FROM vatoken_verify('$RL_TOK')")
+if [ "$left" -lt 60 ]; then
+    sleep $((left + 1))
+    sql -c "SELECT status FROM vatoken_verify('$RL_TOK')" >/dev/null
+fi
+c0=$(calls alice "$RL_ID")
+case_pt "rate-limited token (its window is full)" PAM_AUTH_ERR vt-owner alice "$RL_TOK"
+log_check "... refused as rate_limited, never the token" "token refused: rate_limited" "$RL_TOK"
+expect_calls "a rate-limited refusal is not an API call" alice "$RL_ID" "$c0" 0
 case_pt "expired token, match=any" PAM_AUTH_ERR vt-any alice "$X_TOK"
 case_pt "acct_mgmt after an expired token: no opinion, a stack of only pam_vatoken fails" PAM_PERM_DENIED \
     vt-optional alice "$X_TOK" authenticate acct_mgmt

@@ -834,6 +834,7 @@ START_TEST(row_policy_statuses)
 		{"expired", VTP_OUT_EXPIRED, VTP_R_EXPIRED},
 		{"forbidden_client", VTP_OUT_FORBIDDEN_CLIENT, VTP_R_FORBIDDEN_CLIENT},
 		{"forbidden_scope", VTP_OUT_FORBIDDEN_SCOPE, VTP_R_FORBIDDEN_SCOPE},
+		{"rate_limited", VTP_OUT_RATE_LIMITED, VTP_R_RATE_LIMITED},
 		{"stale", VTP_OUT_STALE, VTP_R_STALE},
 	};
 	size_t		i;
