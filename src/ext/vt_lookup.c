@@ -1,13 +1,16 @@
 /*
  * vt_lookup.c
  *	  The hot-path lookup of a token by its hash: a direct scan of the
- *	  unique index on vatoken.tokens (token_hash), without SPI.
+ *	  unique index of vatoken.tokens on its current secret (token_hash before
+ *	  2.0, secret_hash from 2.0), then on its previous secret (2.0), without
+ *	  SPI.
  *
  * The scan uses a snapshot taken now (GetLatestSnapshot), not the
  * transaction's: a token deleted by a committed transaction is never found,
  * even by a REPEATABLE READ transaction that started before the delete.
- * Nothing about a token is cached between calls; where the table is comes
- * from the resolver (vt_resolve.c), which has locked it.
+ * This file caches nothing (the session cache in front of it is
+ * vt_tokcache.c, which says when it may answer instead); where the table is
+ * comes from the resolver (vt_resolve.c), which has locked it.
  */
 #include "postgres.h"
 
