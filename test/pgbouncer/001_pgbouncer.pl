@@ -7,7 +7,8 @@
 # transactions of one client run on different server connections.
 # - On the primary every call is counted exactly: calls made == calls in
 #   vatoken.usage after the flush, and vatoken_usage agrees.
-# - On the standby every call is answered valid and nothing fails.
+# - On the standby every call is answered valid and nothing fails, and its
+#   calls reach the primary's vatoken.usage exactly once.
 # - A deleted token is refused through the pooler at once.
 # (pam_vatoken through pgbouncer is tested by test/pam/run.sh.)
 use strict;
@@ -151,6 +152,9 @@ for my $mode (qw(extended simple))
 	ok($ok && $done == 300 && $failed == 0, "standby, $mode protocol: 300 validations answered valid")
 	  or diag($log);
 }
+# The standby counts its calls and delivers them to the primary (issue 11).
+ok(poll_until($primary, 'app', flushed_total($id{standby}), '600', 60),
+	"standby: its 600 calls reach the primary's vatoken.usage, exactly once");
 unlike(slurp_file($standby->logfile), qr/ERROR|FATAL/, 'no error in the standby log');
 
 # ------------------------------------------------------------ revocation through the pooler
