@@ -10,7 +10,8 @@
 # - a clone of a standby made with pg_basebackup is a new node (delivering
 #   through vatoken.forward_conninfo);
 # - immediate stop of the primary after it recorded a batch that no standby
-#   received, promotion of a standby, the other standby re-pointed;
+#   received, promotion of a standby, the other standby re-pointed; the old
+#   primary rejoining from a fresh base backup;
 # - the spool of a database dropped meanwhile is removed;
 # - a file-level copy of a standby is refused, never counted twice;
 # - what a database owner, a validate-only role and the delivery role can
@@ -252,6 +253,25 @@ $s2->reload;
 validate($s1, 2, 2);
 validate($s2, 2, 1);
 settled('promotion', $s1, $s2);
+
+# --- the old primary rejoins as a standby of the new one, from a fresh base
+# backup: a new node (its spool and node id are not in a base backup), whose
+# calls are counted once like any standby's
+$s1->backup('rejoin');
+my $old = PostgreSQL::Test::Cluster->new('old_primary');
+$old->init_from_backup($s1, 'rejoin', has_streaming => 1);
+# (standby1's postgresql.auto.conf, copied too, emptied primary_conninfo.)
+$old->append_conf('postgresql.auto.conf',
+	"primary_conninfo = '" . $s1->connstr . " application_name=old_primary'\n"
+	  . "primary_slot_name = ''\n");
+$old->start;
+$s1->wait_for_catchup($old);
+validate($old, 0, 6);
+validate($s2, 1, 2);
+settled('the old primary rejoined', $s1, $s2, $old);
+is($s1->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes'),
+	'4', 'the rejoined server is a node of its own');
+$old->stop;
 
 # --- a database dropped with batches still spooled: its spool goes too
 $s1->safe_psql('postgres', 'CREATE DATABASE gone');
