@@ -59,3 +59,23 @@ SELECT vatoken_create('rl', 'bad', rate_window => '1 minute');
 SELECT vatoken_update('rl', :rl_id, rate_limit => 0, rate_window => '1 minute');
 SELECT vatoken_update('rl', :rl_id, rate_window => '1 minute');
 SELECT count(*) AS bad_tokens FROM vatoken.tokens WHERE name = 'bad';
+
+-- Retention (vatoken.usage_retention, 400 days by default): vatoken_prune()
+-- removes older daily usage, never the current or the previous month.
+-- vatoken's clock is frozen at 2026-06-17, so the previous month is May.
+SELECT token_id AS pr_id FROM vatoken_create('rl', 'history') \gset
+INSERT INTO vatoken.usage (token_id, day, calls)
+SELECT :pr_id, d::date, 1
+FROM unnest(ARRAY['2025-01-01', '2025-05-13', '2025-05-14', '2026-04-30',
+                  '2026-05-01', '2026-06-16']) AS d;
+SHOW vatoken.usage_retention;
+SELECT vatoken_prune() >= 1 AS pruned;
+SELECT day FROM vatoken.usage WHERE token_id = :pr_id ORDER BY day;
+SET vatoken.usage_retention = '10d';
+SELECT vatoken_prune() >= 3 AS pruned;
+SELECT day FROM vatoken.usage WHERE token_id = :pr_id ORDER BY day;
+SET vatoken.usage_retention = '1d';
+SELECT vatoken_prune() AS pruned;
+RESET vatoken.usage_retention;
+SELECT calls_this_month, calls_last_month FROM vatoken_usage('rl', :pr_id);
+SET vatoken.usage_retention = '12h';

@@ -223,6 +223,15 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_audit_prune(interval) FROM PUBLIC;
 
+-- vatoken_prune: daily usage older than vatoken.usage_retention goes (never
+-- the current or the previous month).
+CREATE FUNCTION @extschema@.vatoken_prune()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'vatoken_prune'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_prune() FROM PUBLIC;
+
 -- vatoken_report_leak: for a secret-scanning service.  Revokes a live token
 -- at once and for good; answers nothing, whatever the input, so it tells
 -- nothing about whether the token existed.

@@ -51,6 +51,14 @@ _PG_init(void)
 							GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("vatoken.usage_retention",
+							"How long daily usage is kept; vatoken_prune() removes older days.",
+							"The current and the previous month are never removed.",
+							&vt_usage_retention_min,
+							400 * 24 * 60, 24 * 60, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("vatoken.actor",
 							   "The application's user who makes the next changes, for the audit trail.",
 							   "Set it with SET LOCAL before calling vatoken_create, vatoken_update, "

@@ -112,4 +112,7 @@ extern text *vt_check_owner(FunctionCallInfo fcinfo, int argno);
 extern text *vt_check_name(FunctionCallInfo fcinfo, int argno);
 extern int64 vt_check_token_id(FunctionCallInfo fcinfo, int argno);
 
+/* vt_functions.c: vatoken.usage_retention, in minutes */
+extern int	vt_usage_retention_min;
+
 #endif							/* VATOKEN_H */

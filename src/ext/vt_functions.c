@@ -38,6 +38,10 @@ PG_FUNCTION_INFO_V1(vatoken_verify);
 PG_FUNCTION_INFO_V1(vatoken_update);
 PG_FUNCTION_INFO_V1(vatoken_report_leak);
 PG_FUNCTION_INFO_V1(vatoken_rotate);
+PG_FUNCTION_INFO_V1(vatoken_prune);
+
+/* Setting vatoken.usage_retention, in minutes (whole days count). */
+int			vt_usage_retention_min = 400 * 24 * 60;
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
@@ -631,4 +635,27 @@ vatoken_delete(PG_FUNCTION_ARGS)
 		vt_audit_event(owner, "delete", token_id, name, 0, NULL);
 	vt_store_disconnect();
 	PG_RETURN_BOOL(deleted);
+}
+
+/*
+ * vatoken_prune(): remove daily usage rows older than vatoken.usage_retention,
+ * in vatoken.timezone days.  The current and the previous month are never
+ * removed, whatever the setting, so every period of vatoken_list stays
+ * whole.  Returns how many rows went.
+ */
+Datum
+vatoken_prune(PG_FUNCTION_ARGS)
+{
+	vt_periods	periods;
+	vt_day		cutoff;
+	int64		n;
+
+	vt_periods_for(vt_today(), &periods);
+	cutoff = periods.today - vt_usage_retention_min / (24 * 60);
+	if (cutoff > periods.last_month_start)
+		cutoff = periods.last_month_start;
+	vt_store_connect();
+	n = vt_store_prune_usage(cutoff);
+	vt_store_disconnect();
+	PG_RETURN_INT64(n);
 }

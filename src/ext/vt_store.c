@@ -144,6 +144,12 @@ static vt_plan plan_audit_read = {
 	2, {TEXTOID, TIMESTAMPTZOID}
 };
 
+/* Retention: daily usage rows before $1 go. */
+static vt_plan plan_usage_prune = {
+	"DELETE FROM vatoken.usage WHERE day" LT "$1",
+	1, {DATEOID}
+};
+
 static vt_plan plan_audit_prune = {
 	"DELETE FROM vatoken.audit WHERE at" LT "$1",
 	1, {TIMESTAMPTZOID}
@@ -727,6 +733,16 @@ vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out, TupleD
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
 		tuplestore_putvalues(out, desc, values, nulls);
 	}
+}
+
+int64
+vt_store_prune_usage(vt_day before)
+{
+	Datum		args[1];
+
+	args[0] = DateADTGetDatum(VT_DATEADT_FROM_DAY(before));
+	vt_execute(&plan_usage_prune, args, false, 0);
+	return (int64) SPI_processed;
 }
 
 int64

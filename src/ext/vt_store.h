@@ -92,6 +92,9 @@ extern void vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate 
 								TupleDesc desc);
 extern int64 vt_store_prune_audit(TimestampTz before);
 
+/* Remove the daily usage rows of days before "before"; how many. */
+extern int64 vt_store_prune_usage(vt_day before);
+
 /*
  * Give owner's token token_id the secret with this hash (and hint).  With
  * keep_previous the current secret stays valid until previous_valid_until
