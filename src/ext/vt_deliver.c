@@ -81,18 +81,7 @@ vt_deliver_batch(const pg_uuid_t *node, int64 seq, const bytea *batch)
 	if (hdr.relid == rels.tokens)
 	{
 		for (uint32 i = 0; i < hdr.nitems; i++)
-		{
-			vt_pending *p = &items[n++];
-
-			p->token.relid = hdr.relid;
-			p->token.token_id = bitems[i].token_id;
-			p->token.tag = bitems[i].tag;
-			p->day = bitems[i].day;
-			p->calls = (uint64) bitems[i].calls;
-			p->calls_total = p->calls;
-			p->last_used = bitems[i].last_used;
-			p->resolved = false;
-		}
+			vt_batch_item_pending(&bitems[i], hdr.relid, &items[n++]);
 	}
 
 	vt_store_connect();

@@ -165,22 +165,12 @@ vt_forward_spooled(Oid relid, int *n)
 			continue;
 		for (uint32 k = 0; k < hdr.nitems; k++)
 		{
-			vt_pending *p;
-
 			if (count == size)
 			{
 				size *= 2;
 				result = repalloc(result, sizeof(vt_pending) * size);
 			}
-			p = &result[count++];
-			p->token.relid = relid;
-			p->token.token_id = items[k].token_id;
-			p->token.tag = items[k].tag;
-			p->day = items[k].day;
-			p->calls = (uint64) items[k].calls;
-			p->calls_total = p->calls;
-			p->last_used = items[k].last_used;
-			p->resolved = false;
+			vt_batch_item_pending(&items[k], relid, &result[count++]);
 		}
 		pfree(items);
 		pfree(batch);

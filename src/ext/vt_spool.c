@@ -536,3 +536,16 @@ vt_spool_forget_database(Oid dbid)
 				(errcode_for_file_access(),
 				 errmsg("could not remove directory \"%s\"", dir)));
 }
+
+void
+vt_batch_item_pending(const vt_batch_item *item, Oid relid, vt_pending *p)
+{
+	p->token.relid = relid;
+	p->token.token_id = item->token_id;
+	p->token.tag = item->tag;
+	p->day = item->day;
+	p->calls = (uint64) item->calls;
+	p->calls_total = p->calls;
+	p->last_used = item->last_used;
+	p->resolved = false;
+}

@@ -68,6 +68,9 @@ extern bytea *vt_batch_encode(const pg_uuid_t *node, int64 seq, Oid dbid, Oid re
 extern const char *vt_batch_decode(const char *data, size_t len, vt_batch_header *hdr,
 								   vt_batch_item **items);
 
+/* A decoded item of tokens table relid as a pending count, not resolved. */
+extern void vt_batch_item_pending(const vt_batch_item *item, Oid relid, vt_pending *p);
+
 /* The spool of this node for database dbid. */
 extern int64 *vt_spool_list(const pg_uuid_t *node, Oid dbid, int *n);	/* sorted */
 extern bytea *vt_spool_read(const pg_uuid_t *node, Oid dbid, int64 seq);
