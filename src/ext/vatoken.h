@@ -95,11 +95,24 @@ extern vt_day vt_local_day(TimestampTz now);
 extern vt_day vt_today(void);
 extern TimestampTz vt_now(void);
 
+/* Microseconds from the Unix epoch to PostgreSQL's (TimestampTz 0). */
+#define VT_UNIX_EPOCH_SHIFT_US	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+
 /* The length of an interval without months (a rate window), in microseconds. */
 static inline int64
 vt_interval_us(const Interval *iv)
 {
 	return iv->time + (int64) iv->day * USECS_PER_DAY;
+}
+
+/* An interval of us microseconds (no months, no days). */
+static inline Interval *
+vt_interval_of_us(int64 us)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = us;
+	return iv;
 }
 
 /* vt_hash.c */

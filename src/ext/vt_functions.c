@@ -270,9 +270,8 @@ vt_take_rate(const vt_rels *rels, const vt_token_row *row, bool shmem, Timestamp
 						  row->rate_window_us, now, rate);
 	else
 	{
-		int64		epoch_shift = (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-		int64		index = vt_window_index(now + epoch_shift, row->rate_window_us);
-		TimestampTz start = vt_window_start(index, row->rate_window_us) - epoch_shift;
+		int64		index = vt_window_index(now + VT_UNIX_EPOCH_SHIFT_US, row->rate_window_us);
+		TimestampTz start = vt_window_start(index, row->rate_window_us) - VT_UNIX_EPOCH_SHIFT_US;
 		int32		calls = vt_store_rate_take(row->token_id, start, row->rate_window_us,
 											   row->rate_limit);
 
@@ -281,6 +280,28 @@ vt_take_rate(const vt_rels *rels, const vt_token_row *row, bool shmem, Timestamp
 		rate->reset = start + row->rate_window_us;
 	}
 	return rate->accepted ? "valid" : "rate_limited";
+}
+
+/*
+ * The verdict on a token looked up (found or not) and what follows from it,
+ * the same on both paths: the policy, then the rate window, then the count
+ * of a valid call.  The transactional path calls it inside its SPI
+ * connection, with the token's row locked.
+ */
+static const char *
+vt_judge(const vt_rels *rels, bool found, const vt_token_row *row, ArrayType *required,
+		 inet *client, bool shmem, TimestampTz now, vt_rate_result *rate)
+{
+	const char *status;
+
+	if (!found)
+		return "unknown";
+	status = vt_policy_verdict(row, required, client, now);
+	if (strcmp(status, "valid") == 0)
+		status = vt_take_rate(rels, row, shmem, now, rate);
+	if (strcmp(status, "valid") == 0)
+		vt_usage_count(rels, row->token_id, row->tag);
+	return status;
 }
 
 static const char *
@@ -318,11 +339,7 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 		 * add; no SPI.
 		 */
 		found = vt_tokcache_lookup(&rels, hash, row);
-		status = found ? vt_policy_verdict(row, required, client, *now) : "unknown";
-		if (strcmp(status, "valid") == 0)
-			status = vt_take_rate(&rels, row, true, *now, rate);
-		if (strcmp(status, "valid") == 0)
-			vt_usage_count(&rels, row->token_id, row->tag);
+		status = vt_judge(&rels, found, row, required, client, true, *now, rate);
 	}
 	else
 	{
@@ -340,11 +357,7 @@ vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 								 GUC_ACTION_SAVE, true, 0, false);
 		vt_store_connect();
 		found = vt_store_lookup_locked(rels.schema_2_0, hash, row);
-		status = found ? vt_policy_verdict(row, required, client, *now) : "unknown";
-		if (strcmp(status, "valid") == 0)
-			status = vt_take_rate(&rels, row, false, *now, rate);
-		if (strcmp(status, "valid") == 0)
-			vt_usage_count(&rels, row->token_id, row->tag);
+		status = vt_judge(&rels, found, row, required, client, false, *now, rate);
 		vt_store_disconnect();
 		AtEOXact_GUC(true, nestlevel);
 	}
@@ -417,10 +430,7 @@ vatoken_verify(PG_FUNCTION_ARGS)
 			nulls[7] = nulls[8] = nulls[9] = false;
 			if (!rate.accepted)
 			{
-				Interval   *wait = palloc0(sizeof(Interval));
-
-				wait->time = rate.reset - now;
-				values[10] = IntervalPGetDatum(wait);
+				values[10] = IntervalPGetDatum(vt_interval_of_us(rate.reset - now));
 				nulls[10] = false;
 			}
 		}

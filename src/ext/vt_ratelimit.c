@@ -188,7 +188,7 @@ vt_ratelimit_take(Oid relid, int64 token_id, uint64 tag, int32 limit, int64 wind
 				  TimestampTz now, vt_rate_result *result)
 {
 	/* Windows count from the Unix epoch; TimestampTz from 2000-01-01. */
-	int64		unix_us = now + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+	int64		unix_us = now + VT_UNIX_EPOCH_SHIFT_US;
 	int64		index = vt_window_index(unix_us, window_us);
 	vt_rate_key key;
 	vt_rate_entry *e;
@@ -245,6 +245,5 @@ vt_ratelimit_take(Oid relid, int64 token_id, uint64 tag, int32 limit, int64 wind
 		}
 	}
 	dshash_release_lock(vt_rate_tab, e);
-	result->reset = vt_window_end(index, window_us) -
-		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+	result->reset = vt_window_end(index, window_us) - VT_UNIX_EPOCH_SHIFT_US;
 }

@@ -429,16 +429,6 @@ static vt_plan plan_node_refuse = {
 	1, {UUIDOID}
 };
 
-/* An interval of us microseconds (a rate window: no months, no days). */
-static Interval *
-vt_interval_of_us(int64 us)
-{
-	Interval   *iv = palloc0(sizeof(Interval));
-
-	iv->time = us;
-	return iv;
-}
-
 static int
 vt_execute_nulls(vt_plan *p, Datum *values, const char *nulls, bool read_only, long count)
 {
