@@ -38,37 +38,52 @@ vt_elements(ArrayType *a, Oid type, Datum **elems, bool **nulls, int *n)
 	deconstruct_array(a, type, -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 
+/*
+ * The elements of the array argument argname of a create or update: one
+ * dimension, at most max of them (what: what they are, for the message) and
+ * no NULL among them.
+ */
+static Datum *
+vt_arg_elements(FunctionCallInfo fcinfo, int argno, Oid type, const char *argname,
+				int max, const char *what, const char *hint, int *n)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(argno);
+	Datum	   *elems;
+	bool	   *nulls;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", argname)));
+	vt_elements(a, type, &elems, &nulls, n);
+	if (*n > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a token may have at most %d %s", max, what),
+				 errhint("%s", hint)));
+	for (int i = 0; i < *n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain null", argname)));
+	return elems;
+}
+
 ArrayType *
 vt_check_scopes(FunctionCallInfo fcinfo, int argno)
 {
-	ArrayType  *a;
 	Datum	   *elems;
-	bool	   *nulls;
 	int			n;
 
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	a = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("scopes must be a one-dimensional array")));
-	vt_elements(a, TEXTOID, &elems, &nulls, &n);
-	if (n > VT_MAX_SCOPES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a token may have at most %d scopes", VT_MAX_SCOPES),
-				 errhint("Grant a prefix such as \"ops:*\" instead of many scopes.")));
+	elems = vt_arg_elements(fcinfo, argno, TEXTOID, "scopes", VT_MAX_SCOPES, "scopes",
+							"Grant a prefix such as \"ops:*\" instead of many scopes.", &n);
 	for (int i = 0; i < n; i++)
 	{
-		text	   *t;
+		text	   *t = DatumGetTextPP(elems[i]);
 		vt_scope_status st;
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("scopes must not contain null")));
-		t = DatumGetTextPP(elems[i]);
 		st = vt_scope_check_granted(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 		if (st != VT_SCOPE_OK)
 			ereport(ERROR,
@@ -94,9 +109,7 @@ vt_ipnet_from_inet(const inet *in, vt_ipnet *out)
 ArrayType *
 vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
 {
-	ArrayType  *a;
 	Datum	   *elems;
-	bool	   *nulls;
 	int			n;
 	bool		all4 = false;
 	bool		all6 = false;
@@ -104,31 +117,18 @@ vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
 	*any = false;
 	if (PG_ARGISNULL(argno))
 		return NULL;
-	a = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("allowed_clients must be a one-dimensional array")));
-	vt_elements(a, CIDROID, &elems, &nulls, &n);
+	elems = vt_arg_elements(fcinfo, argno, CIDROID, "allowed_clients", VT_MAX_CLIENTS,
+							"allowed client networks",
+							"Allow wider networks instead of many small ones.", &n);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("allowed_clients must not be empty"),
 				 errhint("Pass NULL, or '{0.0.0.0/0,::/0}', to allow any client.")));
-	if (n > VT_MAX_CLIENTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a token may have at most %d allowed client networks", VT_MAX_CLIENTS),
-				 errhint("Allow wider networks instead of many small ones.")));
 	for (int i = 0; i < n; i++)
 	{
-		inet	   *net;
+		inet	   *net = DatumGetInetPP(elems[i]);
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("allowed_clients must not contain null")));
-		net = DatumGetInetPP(elems[i]);
 		if (ip_bits(net) == 0)
 		{
 			if (ip_family(net) == PGSQL_AF_INET)
