@@ -31,7 +31,7 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra $(VT_WERROR) -Wno-unused-parameter \
 # throwaway instance that pg_regress starts itself.
 # mode_plain / mode_preload prove which mode each run is in.
 REGRESS_BASE = setup create validate list_usage delete bad_input privileges deliver policy \
-               audit ratelimit \
+               audit ratelimit history \
                pgcrypto_hash timezone multi_db schema catalogue
 REGRESS_MODE ?= mode_plain
 REGRESS      = $(REGRESS_BASE) $(REGRESS_MODE)

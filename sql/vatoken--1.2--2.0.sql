@@ -28,6 +28,14 @@ ALTER TABLE vatoken.tokens
     ADD CONSTRAINT tokens_previous_hash_check CHECK (pg_catalog.length(previous_hash) OPERATOR(pg_catalog.=) 32),
     ADD CONSTRAINT tokens_rate_check CHECK ((rate_limit IS NULL) OPERATOR(pg_catalog.=) (rate_window IS NULL));
 
+-- 2.0's day rows also count refused calls, and keep the client address of
+-- the latest call that named one.
+ALTER TABLE vatoken.usage
+    ADD COLUMN rejected bigint NOT NULL DEFAULT 0,
+    ADD COLUMN last_used_client inet,
+    ADD COLUMN last_client_at   timestamptz,
+    ADD CONSTRAINT usage_rejected_check CHECK (rejected OPERATOR(pg_catalog.>=) 0);
+
 -- Rate-limit windows without the preload (with it they live in shared
 -- memory): the current window of each rate-limited token.
 CREATE TABLE vatoken.rate_windows (
@@ -125,6 +133,16 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_audit_prune(interval) FROM PUBLIC;
 
+-- vatoken_usage_daily: one token's calls and refused calls per day of a
+-- range (default the last 30 days), zero-filled, for a chart.
+CREATE FUNCTION @extschema@.vatoken_usage_daily(owner text, token_id bigint,
+    since date DEFAULT NULL, until date DEFAULT NULL)
+RETURNS TABLE (day date, calls bigint, rejected bigint)
+AS 'MODULE_PATHNAME', 'vatoken_usage_daily'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_usage_daily(text, bigint, date, date) FROM PUBLIC;
+
 -- vatoken_prune: daily usage older than vatoken.usage_retention goes (never
 -- the current or the previous month).
 CREATE FUNCTION @extschema@.vatoken_prune()
@@ -187,7 +205,7 @@ BEGIN
     DROP FUNCTION @extschema@.vatoken_list(text);
     CREATE FUNCTION @extschema@.vatoken_list(owner text)
     RETURNS TABLE (token_id bigint, name text, created_at timestamptz,
-                   last_used_at timestamptz, calls_today bigint,
+                   last_used_at timestamptz, last_used_client inet, calls_today bigint,
                    calls_this_week bigint, calls_this_month bigint,
                    calls_last_month bigint, expires_at timestamptz, status text,
                    scopes text[], allowed_clients cidr[], hint text,

@@ -57,16 +57,22 @@ CREATE INDEX tokens_owner_idx ON vatoken.tokens (owner, created_at, token_id);
 
 -- API calls per token and local calendar day (setting vatoken.timezone),
 -- and the time of the day's latest call: a token's last use is the latest
--- last_used_at of its rows.
+-- last_used_at of its rows.  2.0 adds the day's refused calls of the token
+-- and the client address of its latest call that named one, with that
+-- call's time.
 CREATE TABLE vatoken.usage (
     token_id bigint NOT NULL,
     day      date   NOT NULL,
     calls    bigint NOT NULL,
     last_used_at timestamptz,
+    rejected bigint NOT NULL DEFAULT 0,
+    last_used_client inet,
+    last_client_at   timestamptz,
     CONSTRAINT usage_pkey PRIMARY KEY (token_id, day),
     CONSTRAINT usage_token_id_fkey FOREIGN KEY (token_id)
         REFERENCES vatoken.tokens (token_id) ON DELETE CASCADE,
-    CONSTRAINT usage_calls_check CHECK (calls OPERATOR(pg_catalog.>=) 0)
+    CONSTRAINT usage_calls_check CHECK (calls OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT usage_rejected_check CHECK (rejected OPERATOR(pg_catalog.>=) 0)
 );
 
 REVOKE ALL ON ALL TABLES IN SCHEMA vatoken FROM PUBLIC;
@@ -223,6 +229,16 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_audit_prune(interval) FROM PUBLIC;
 
+-- vatoken_usage_daily: one token's calls and refused calls per day of a
+-- range (default the last 30 days), zero-filled, for a chart.
+CREATE FUNCTION @extschema@.vatoken_usage_daily(owner text, token_id bigint,
+    since date DEFAULT NULL, until date DEFAULT NULL)
+RETURNS TABLE (day date, calls bigint, rejected bigint)
+AS 'MODULE_PATHNAME', 'vatoken_usage_daily'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_usage_daily(text, bigint, date, date) FROM PUBLIC;
+
 -- vatoken_prune: daily usage older than vatoken.usage_retention goes (never
 -- the current or the previous month).
 CREATE FUNCTION @extschema@.vatoken_prune()
@@ -244,7 +260,7 @@ REVOKE ALL ON FUNCTION @extschema@.vatoken_report_leak(text, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.vatoken_list(owner text)
 RETURNS TABLE (token_id bigint, name text, created_at timestamptz,
-               last_used_at timestamptz, calls_today bigint,
+               last_used_at timestamptz, last_used_client inet, calls_today bigint,
                calls_this_week bigint, calls_this_month bigint,
                calls_last_month bigint, expires_at timestamptz, status text,
                scopes text[], allowed_clients cidr[], hint text,

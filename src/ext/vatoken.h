@@ -17,6 +17,7 @@
 #include "utils/date.h"
 #include "utils/timestamp.h"
 
+#include "vt_ipnet.h"
 #include "vt_period.h"
 
 #define VT_HASH_LEN			PG_SHA256_DIGEST_LENGTH
@@ -77,14 +78,23 @@ typedef struct vt_token_ident
 	uint64		tag;
 } vt_token_ident;
 
-/* Pending (counted but not yet flushed) calls of one token on one day. */
+/*
+ * Pending (counted but not yet flushed) calls of one token on one day:
+ * accepted calls and refused ones (2.0, "rejected"), the time of the latest
+ * accepted call (0: none counted yet) and the client address of the latest
+ * accepted call that gave one (client_at 0: none).
+ */
 typedef struct vt_pending
 {
 	vt_token_ident token;
 	vt_day		day;
 	uint64		calls;			/* not yet in vatoken.usage */
 	uint64		calls_total;	/* the counter's total when collected */
+	uint64		rejected;		/* refused calls, not yet in vatoken.usage */
+	uint64		rejected_total; /* the counter's total when collected */
 	TimestampTz last_used;
+	TimestampTz client_at;
+	vt_ipnet	client;
 	bool		resolved;		/* flush: written, or its token is gone */
 } vt_pending;
 

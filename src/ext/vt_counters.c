@@ -21,9 +21,12 @@
  *
  * Each counter holds two monotonic totals: "calls", every call counted since
  * the counter was created, and "flushed", the part of it that a committed
- * flush has written to vatoken.usage; calls - flushed is pending.
- * vatoken_list and vatoken_usage add the pending calls to what they read, so
- * the numbers they report are exact at once.
+ * flush has written to vatoken.usage; calls - flushed is pending.  Refused
+ * calls of a known token have the same pair, "rejected" and
+ * "rejected_flushed".  vatoken_list, vatoken_usage and vatoken_usage_daily
+ * add the pending counts to what they read, so the numbers they report are
+ * exact at once.  A counter also keeps the time of its latest accepted call
+ * and the client address of the latest accepted call that named one.
  *
  * The table is a dshash table in a DSA area that starts in the main shared
  * memory and grows into dynamic shared memory, so a call always finds room.
@@ -37,10 +40,14 @@
  * - The counter table is split into dshash's partitions, each with its own
  *	 LWLock (tranche "vatoken"): validations of different tokens rarely meet.
  *	 A validation takes its counter's partition in shared mode and adds with
- *	 atomics ("calls", "last_used"); only creating or removing a counter
- *	 takes a partition exclusively.  Nothing here waits for a row lock or a
- *	 heavyweight lock.
- * - "flushed" has a single writer: the flusher of the counter's database.
+ *	 atomics ("calls" or "rejected", "last_used"); only creating or removing
+ *	 a counter takes a partition exclusively.  The client address is more
+ *	 than an atomic holds: it and its time are written and read under the
+ *	 counter's spinlock "client_lock", held for a copy of 26 bytes and
+ *	 taken only by a call that names its client.  Nothing here waits for a
+ *	 row lock or a heavyweight lock.
+ * - "flushed" and "rejected_flushed" have a single writer: the flusher of
+ *	 the counter's database.
  *	 One flusher per database at a time (vt_db_entry.flusher, claimed under
  *	 the entry's partition lock, released at the flusher's exit).  When it
  *	 advances "flushed" it holds the partition exclusively and removes a
@@ -112,6 +119,7 @@
 #include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/syscache.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
@@ -120,7 +128,8 @@
 #include "vt_counters.h"
 
 #define VT_COUNTERS_FILE		"pg_stat/vatoken.counters"
-#define VT_COUNTERS_FILE_MAGIC	0x76746332	/* "vtc2" */
+#define VT_COUNTERS_FILE_MAGIC	0x76746333	/* "vtc3" */
+#define VT_COUNTERS_FILE_MAGIC_1_2	0x76746332	/* "vtc2", written by 1.2 */
 
 /* Optimistic read attempts before a reader takes the read lock. */
 #define VT_READ_ATTEMPTS		3
@@ -150,7 +159,13 @@ typedef struct vt_counter_entry
 	vt_counter_key key;			/* hash key; must be first */
 	pg_atomic_uint64 calls;		/* calls counted since creation */
 	pg_atomic_uint64 flushed;	/* of those, written by a committed flush */
+	pg_atomic_uint64 rejected;	/* refused calls counted since creation */
+	pg_atomic_uint64 rejected_flushed;	/* of those, written by a flush */
 	pg_atomic_uint64 last_used; /* TimestampTz of the latest call */
+	/* The latest accepted call that named its client, under client_lock. */
+	slock_t		client_lock;
+	TimestampTz client_at;		/* 0: no call named its client */
+	vt_ipnet	client;
 } vt_counter_entry;
 
 typedef struct vt_db_entry
@@ -340,21 +355,30 @@ vt_raise_last_used(vt_counter_entry *entry, TimestampTz ts)
 }
 
 /*
- * Calls of a counter not yet written by a committed flush.  "flushed" is
- * read first: "calls" only grows, so the difference is never negative even
- * while a validation or a flush runs concurrently.
+ * What a counter holds that no committed flush has written, into p (the
+ * token and day are not set).  "flushed" is read before "calls" (and
+ * "rejected_flushed" before "rejected"): the totals only grow, so the
+ * differences are never negative even while a validation or a flush runs
+ * concurrently.  Returns whether anything is pending.
  */
-static uint64
-vt_entry_pending(vt_counter_entry *entry, uint64 *calls_total)
+static bool
+vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
 {
 	uint64		flushed = pg_atomic_read_u64(&entry->flushed);
-	uint64		calls;
+	uint64		rejected_flushed = pg_atomic_read_u64(&entry->rejected_flushed);
 
 	pg_read_barrier();
-	calls = pg_atomic_read_u64(&entry->calls);
-	if (calls_total)
-		*calls_total = calls;
-	return calls - flushed;
+	p->calls_total = pg_atomic_read_u64(&entry->calls);
+	p->rejected_total = pg_atomic_read_u64(&entry->rejected);
+	p->calls = p->calls_total - flushed;
+	p->rejected = p->rejected_total - rejected_flushed;
+	p->last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
+	SpinLockAcquire(&entry->client_lock);
+	p->client_at = entry->client_at;
+	p->client = entry->client;
+	SpinLockRelease(&entry->client_lock);
+	p->resolved = false;
+	return p->calls > 0 || p->rejected > 0;
 }
 
 /* Ask the launcher and the flushers for an early flush. */
@@ -376,7 +400,12 @@ vt_entry_created(vt_counter_entry *entry)
 
 	pg_atomic_init_u64(&entry->calls, 0);
 	pg_atomic_init_u64(&entry->flushed, 0);
+	pg_atomic_init_u64(&entry->rejected, 0);
+	pg_atomic_init_u64(&entry->rejected_flushed, 0);
 	pg_atomic_init_u64(&entry->last_used, 0);
+	SpinLockInit(&entry->client_lock);
+	entry->client_at = 0;
+	memset(&entry->client, 0, sizeof(entry->client));
 	n = pg_atomic_add_fetch_u32(&vt_ctl->ncounters, 1);
 
 	/*
@@ -388,8 +417,22 @@ vt_entry_created(vt_counter_entry *entry)
 		vt_request_flush();
 }
 
+/* Keep client as the entry's latest client if the call at "at" is newer. */
+static void
+vt_entry_set_client(vt_counter_entry *entry, TimestampTz at, const vt_ipnet *client)
+{
+	SpinLockAcquire(&entry->client_lock);
+	if (at >= entry->client_at)
+	{
+		entry->client_at = at;
+		entry->client = *client;
+	}
+	SpinLockRelease(&entry->client_lock);
+}
+
 void
-vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now)
+vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now,
+				  bool accepted, const vt_ipnet *client)
 {
 	vt_counter_key key;
 	vt_counter_entry *entry;
@@ -405,8 +448,15 @@ vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now)
 		if (!found)
 			vt_entry_created(entry);
 	}
-	pg_atomic_fetch_add_u64(&entry->calls, 1);
-	vt_raise_last_used(entry, now);
+	if (accepted)
+	{
+		pg_atomic_fetch_add_u64(&entry->calls, 1);
+		vt_raise_last_used(entry, now);
+		if (client != NULL)
+			vt_entry_set_client(entry, now, client);
+	}
+	else
+		pg_atomic_fetch_add_u64(&entry->rejected, 1);
 	dshash_release_lock(vt_counters_tab, entry);
 }
 
@@ -544,8 +594,6 @@ vt_collect(Oid dbid, Oid relid, int *n, int *others)
 	dshash_seq_init(&status, vt_counters_tab, false);
 	while ((entry = dshash_seq_next(&status)) != NULL)
 	{
-		uint64		calls_total;
-		uint64		pending;
 		vt_pending *p;
 
 		if (entry->key.dbid != dbid)
@@ -556,23 +604,19 @@ vt_collect(Oid dbid, Oid relid, int *n, int *others)
 				(*others)++;
 			continue;
 		}
-		pending = vt_entry_pending(entry, &calls_total);
-		if (pending == 0)
-			continue;
 		if (count == size)
 		{
 			size *= 2;
 			result = repalloc(result, sizeof(vt_pending) * size);
 		}
-		p = &result[count++];
+		p = &result[count];
+		if (!vt_entry_pending(entry, p))
+			continue;
+		count++;
 		p->token.relid = entry->key.relid;
 		p->token.token_id = entry->key.token_id;
 		p->token.tag = entry->key.tag;
 		p->day = entry->key.day;
-		p->calls = pending;
-		p->calls_total = calls_total;
-		p->last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
-		p->resolved = false;
 	}
 	dshash_seq_term(&status);
 
@@ -589,23 +633,23 @@ vt_counters_collect(Oid relid, int *n, int *others)
 
 void
 vt_counters_token_pending(const vt_token_ident *token, vt_day from, vt_day to,
-						  uint64 *calls_per_day, TimestampTz *last_used)
+						  vt_pending *per_day)
 {
 	vt_attach();
 	for (vt_day day = from; day <= to; day++)
 	{
 		vt_counter_key key;
 		vt_counter_entry *entry;
+		vt_pending *p = &per_day[day - from];
 
+		memset(p, 0, sizeof(*p));
+		p->token = *token;
+		p->day = day;
 		vt_make_key(&key, MyDatabaseId, token, day);
 		entry = dshash_find(vt_counters_tab, &key, false);
-		calls_per_day[day - from] = 0;
 		if (entry == NULL)
 			continue;
-		calls_per_day[day - from] = vt_entry_pending(entry, NULL);
-		if (calls_per_day[day - from] > 0 &&
-			(TimestampTz) pg_atomic_read_u64(&entry->last_used) > *last_used)
-			*last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
+		(void) vt_entry_pending(entry, p);
 		dshash_release_lock(vt_counters_tab, entry);
 	}
 }
@@ -681,7 +725,9 @@ vt_advance_flushed(const vt_pending *items, int n)
 		if (entry == NULL)
 			continue;
 		pg_atomic_write_u64(&entry->flushed, items[i].calls_total);
-		if (pg_atomic_read_u64(&entry->calls) == items[i].calls_total)
+		pg_atomic_write_u64(&entry->rejected_flushed, items[i].rejected_total);
+		if (pg_atomic_read_u64(&entry->calls) == items[i].calls_total &&
+			pg_atomic_read_u64(&entry->rejected) == items[i].rejected_total)
 		{
 			dshash_delete_entry(vt_counters_tab, entry);
 			pg_atomic_fetch_sub_u32(&vt_ctl->ncounters, 1);
@@ -824,8 +870,9 @@ vt_counters_pending_databases(int *n)
 	while ((entry = dshash_seq_next(&status)) != NULL)
 	{
 		bool		seen = false;
+		vt_pending	p;
 
-		if (vt_entry_pending(entry, NULL) == 0)
+		if (!vt_entry_pending(entry, &p))
 			continue;
 		for (int i = 0; i < count && !seen; i++)
 			seen = dbs[i] == entry->key.dbid;
@@ -928,10 +975,12 @@ vt_counters_is_dropping(Oid dbid)
 }
 
 /*
- * The counters file: a header, then (key, pending calls, last_used) records.
- * Written by the launcher at shutdown, read by the next launcher, then
- * removed.  Not written after a crash, so a crash loses the pending counts,
- * as documented above.
+ * The counters file: a header, then one record per counter with something
+ * pending.  Written by the launcher at shutdown, read by the next launcher,
+ * then removed.  Not written after a crash, so a crash loses the pending
+ * counts, as documented above.  A file of the 1.2 library (records without
+ * the refused calls and the client) is read too, so an upgrade of the
+ * library during a clean restart loses nothing.
  */
 typedef struct vt_file_header
 {
@@ -940,11 +989,22 @@ typedef struct vt_file_header
 	uint64		incarnation;
 } vt_file_header;
 
+typedef struct vt_saved_counter_1_2
+{
+	vt_counter_key key;
+	uint64		calls;
+	int64		last_used;
+} vt_saved_counter_1_2;
+
 typedef struct vt_saved_counter
 {
 	vt_counter_key key;
 	uint64		calls;
 	int64		last_used;
+	uint64		rejected;
+	int64		client_at;
+	vt_ipnet	client;
+	uint8		padding[6];		/* zeroed */
 } vt_saved_counter;
 
 void
@@ -981,13 +1041,17 @@ vt_counters_save_file(void)
 		while ((entry = dshash_seq_next(&status)) != NULL)
 		{
 			vt_saved_counter saved;
+			vt_pending	p;
 
-			memset(&saved, 0, sizeof(saved));
-			saved.calls = vt_entry_pending(entry, NULL);
-			if (saved.calls == 0)
+			if (!vt_entry_pending(entry, &p))
 				continue;
+			memset(&saved, 0, sizeof(saved));
 			saved.key = entry->key;
-			saved.last_used = (int64) pg_atomic_read_u64(&entry->last_used);
+			saved.calls = p.calls;
+			saved.last_used = (int64) p.last_used;
+			saved.rejected = p.rejected;
+			saved.client_at = (int64) p.client_at;
+			saved.client = p.client;
 			if (fwrite(&saved, sizeof(saved), 1, file) != 1)
 			{
 				ok = false;
@@ -1008,12 +1072,30 @@ vt_counters_save_file(void)
 	unlink(tmpfile);
 }
 
+/* Read one record of the file's format into *saved; false at its end. */
+static bool
+vt_read_saved(FILE *file, bool format_1_2, vt_saved_counter *saved)
+{
+	vt_saved_counter_1_2 old;
+
+	memset(saved, 0, sizeof(*saved));
+	if (!format_1_2)
+		return fread(saved, sizeof(*saved), 1, file) == 1;
+	if (fread(&old, sizeof(old), 1, file) != 1)
+		return false;
+	saved->key = old.key;
+	saved->calls = old.calls;
+	saved->last_used = old.last_used;
+	return true;
+}
+
 void
 vt_counters_load_file(void)
 {
 	FILE	   *file;
 	vt_file_header header;
 	vt_saved_counter saved;
+	bool		format_1_2;
 	int			loaded = 0;
 
 	vt_attach();
@@ -1028,15 +1110,18 @@ vt_counters_load_file(void)
 	}
 
 	if (fread(&header, sizeof(header), 1, file) != 1 ||
-		header.magic != VT_COUNTERS_FILE_MAGIC ||
-		header.record_size != sizeof(vt_saved_counter))
+		!((header.magic == VT_COUNTERS_FILE_MAGIC &&
+		   header.record_size == sizeof(vt_saved_counter)) ||
+		  (header.magic == VT_COUNTERS_FILE_MAGIC_1_2 &&
+		   header.record_size == sizeof(vt_saved_counter_1_2))))
 		ereport(LOG,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ignoring invalid vatoken counters file \"%s\"", VT_COUNTERS_FILE)));
 	else if (header.incarnation != vt_ctl->incarnation)
 	{
 		/* Written at the last shutdown; from this shared memory, it is in it. */
-		while (fread(&saved, sizeof(saved), 1, file) == 1)
+		format_1_2 = header.magic == VT_COUNTERS_FILE_MAGIC_1_2;
+		while (vt_read_saved(file, format_1_2, &saved))
 		{
 			vt_counter_entry *entry;
 			bool		found;
@@ -1046,7 +1131,11 @@ vt_counters_load_file(void)
 			if (!found)
 				vt_entry_created(entry);
 			pg_atomic_fetch_add_u64(&entry->calls, saved.calls);
-			vt_raise_last_used(entry, (TimestampTz) saved.last_used);
+			pg_atomic_fetch_add_u64(&entry->rejected, saved.rejected);
+			if (saved.calls > 0)
+				vt_raise_last_used(entry, (TimestampTz) saved.last_used);
+			if (saved.client_at != 0)
+				vt_entry_set_client(entry, (TimestampTz) saved.client_at, &saved.client);
 			dshash_release_lock(vt_counters_tab, entry);
 			loaded++;
 		}

@@ -29,12 +29,14 @@ extern void vt_counters_install_hooks(void);
 extern bool vt_counters_active(void);
 
 /*
- * Count one call of a token of the current database on local day "day".
- * Never waits for a row lock, never writes to a table and never fails for
- * lack of room: the table grows, and past vatoken.max_counters the workers
- * are asked to flush early.
+ * Count one call of a token of the current database on local day "day":
+ * accepted (with the caller's address, if it named one) or refused.  Never
+ * waits for a row lock, never writes to a table and never fails for lack of
+ * room: the table grows, and past vatoken.max_counters the workers are
+ * asked to flush early.
  */
-extern void vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now);
+extern void vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now,
+							  bool accepted, const vt_ipnet *client);
 
 /*
  * A consistent read of the current database's tables plus its pending
@@ -66,11 +68,11 @@ extern bool vt_counters_read_retry(vt_read *r);
 extern vt_pending *vt_counters_collect(Oid relid, int *n, int *others);
 
 /*
- * Add one token's pending calls on days from..to to *calls, and raise
- * *last_used; looks up each day by key.
+ * One token's pending counts on days from..to, into per_day[day - from]
+ * (zero where nothing is pending); looks up each day by key.
  */
 extern void vt_counters_token_pending(const vt_token_ident *token, vt_day from, vt_day to,
-									  uint64 *calls_per_day, TimestampTz *last_used);
+									  vt_pending *per_day);
 
 /*
  * Flush support for vt_flusher.c (one flusher per database at a time).

@@ -85,7 +85,7 @@ vt_deliver_batch(const pg_uuid_t *node, int64 seq, const bytea *batch)
 	}
 
 	vt_store_connect();
-	result = vt_store_deliver(node, seq, digest_b, items, n);
+	result = vt_store_deliver(rels.schema_2_0, node, seq, digest_b, items, n);
 	vt_store_disconnect();
 
 	if (result == VT_DELIVER_CONFLICT)

@@ -256,7 +256,7 @@ vt_flush_database(void)
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	vt_store_connect();
-	vt_store_flush(rels.schema_1_0, items, n);
+	vt_store_flush(rels.schema_1_0, rels.schema_2_0, items, n);
 	vt_store_disconnect();
 	PopActiveSnapshot();
 

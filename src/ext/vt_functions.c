@@ -45,6 +45,10 @@ int			vt_usage_retention_min = 400 * 24 * 60;
 PG_FUNCTION_INFO_V1(vatoken_list);
 PG_FUNCTION_INFO_V1(vatoken_usage);
 PG_FUNCTION_INFO_V1(vatoken_delete);
+PG_FUNCTION_INFO_V1(vatoken_usage_daily);
+
+/* The longest range vatoken_usage_daily returns, in days. */
+#define VT_DAILY_MAX_DAYS	3660
 
 /*
  * Set up a materialized SRF.  The executor has already built the result's
@@ -253,7 +257,8 @@ vatoken_update(PG_FUNCTION_ARGS)
  * was found (any status but "malformed" and "unknown").  Never an error
  * caused by the input: malformed input is answered without reading any
  * table, and a huge value is rejected by its length before it is
- * detoasted.  Only a "valid" call is counted.
+ * detoasted.  A "valid" call is counted as a call; any other verdict on a
+ * token that was found, as a refused call.
  */
 /*
  * A call that passed every other check takes one call from its token's rate
@@ -284,9 +289,10 @@ vt_take_rate(const vt_rels *rels, const vt_token_row *row, bool shmem, Timestamp
 
 /*
  * The verdict on a token looked up (found or not) and what follows from it,
- * the same on both paths: the policy, then the rate window, then the count
- * of a valid call.  The transactional path calls it inside its SPI
- * connection, with the token's row locked.
+ * the same on both paths: the policy, then the rate window, then the count:
+ * a valid call with the client it named, any other verdict on a known token
+ * as refused.  The transactional path calls it inside its SPI connection,
+ * with the token's row locked.
  */
 static const char *
 vt_judge(const vt_rels *rels, bool found, const vt_token_row *row, ArrayType *required,
@@ -299,8 +305,7 @@ vt_judge(const vt_rels *rels, bool found, const vt_token_row *row, ArrayType *re
 	status = vt_policy_verdict(row, required, client, now);
 	if (strcmp(status, "valid") == 0)
 		status = vt_take_rate(rels, row, shmem, now, rate);
-	if (strcmp(status, "valid") == 0)
-		vt_usage_count(rels, row->token_id, row->tag);
+	vt_usage_count(rels, row->token_id, row->tag, strcmp(status, "valid") == 0, client);
 	return status;
 }
 
@@ -556,16 +561,20 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	vt_usage_row *rows;
 	int			n;
+	bool		list_2_0;
 
 	TimestampTz now = vt_now();
 
 	vt_init_srf(fcinfo);
 	rows = vt_usage_read(owner, token_id, &n);
+	/* 2.0's list: the last client after the last use, the policy at the end. */
+	list_2_0 = token_id == NULL && rsinfo->setDesc->natts >= 18;
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[18];
 		bool		nulls[18] = {false};
 		int			c = 0;
+		bool		policy = list_2_0 && rows[i].has_policy;
 
 		if (token_id == NULL)
 		{
@@ -574,11 +583,17 @@ vt_return_usage(FunctionCallInfo fcinfo, text *owner, const int64 *token_id)
 			values[c++] = TimestampTzGetDatum(rows[i].created_at);
 			nulls[c] = rows[i].last_used_null;
 			values[c++] = TimestampTzGetDatum(rows[i].last_used_at);
+			if (list_2_0)
+			{
+				nulls[c] = !policy || rows[i].client_at == 0;
+				values[c] = nulls[c] ? (Datum) 0 :
+					InetPGetDatum(vt_inet_from_ipnet(&rows[i].client));
+				c++;
+			}
 		}
 		for (int k = 0; k < VT_USAGE_COLUMNS; k++)
 			values[c++] = Int64GetDatum(rows[i].calls[k]);
-		/* 2.0's list: the policy, after the 1.x columns. */
-		if (token_id == NULL && rows[i].has_policy && rsinfo->setDesc->natts >= c + 9)
+		if (policy)
 		{
 			nulls[c] = !rows[i].has_expiry;
 			values[c++] = TimestampTzGetDatum(rows[i].expires_at);
@@ -668,4 +683,72 @@ vatoken_prune(PG_FUNCTION_ARGS)
 	n = vt_store_prune_usage(cutoff);
 	vt_store_disconnect();
 	PG_RETURN_INT64(n);
+}
+
+/* A date argument of vatoken_usage_daily as a day; false if NULL. */
+static bool
+vt_daily_arg(FunctionCallInfo fcinfo, int argno, const char *what, vt_day *day)
+{
+	DateADT		d;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	d = PG_GETARG_DATEADT(argno);
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite date", what)));
+	*day = VT_DAY_FROM_DATEADT(d);
+	return true;
+}
+
+/*
+ * vatoken_usage_daily(owner, token_id, since, until): one row per day of
+ * since..until (default: the 30 days up to today, in vatoken.timezone),
+ * zero-filled, with the token's calls and refused calls, pending counts
+ * included.  No rows if owner has no such token.
+ */
+Datum
+vatoken_usage_daily(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *owner = vt_check_owner(fcinfo, 0);
+	int64		token_id = vt_check_token_id(fcinfo, 1);
+	vt_day		from;
+	vt_day		to;
+	int64		ndays;
+	int64	   *calls;
+	int64	   *rejected;
+
+	if (!vt_daily_arg(fcinfo, 3, "until", &to))
+		to = vt_today();
+	if (!vt_daily_arg(fcinfo, 2, "since", &from))
+		from = to - 29;
+	ndays = (int64) to - from + 1;
+	if (ndays < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("since must not be later than until")));
+	if (ndays > VT_DAILY_MAX_DAYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vatoken_usage_daily returns at most %d days", VT_DAILY_MAX_DAYS),
+				 errdetail("The range from since to until holds " INT64_FORMAT " days.", ndays)));
+
+	vt_init_srf(fcinfo);
+	calls = palloc(sizeof(int64) * ndays);
+	rejected = palloc(sizeof(int64) * ndays);
+	if (!vt_usage_read_daily(owner, token_id, from, to, calls, rejected))
+		return (Datum) 0;
+	for (int64 i = 0; i < ndays; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = DateADTGetDatum(VT_DATEADT_FROM_DAY(from + i));
+		values[1] = Int64GetDatum(calls[i]);
+		values[2] = Int64GetDatum(rejected[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -96,14 +96,25 @@ vt_check_scopes(FunctionCallInfo fcinfo, int argno)
 	return construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
-/* A PostgreSQL inet or cidr value as the core's vt_ipnet. */
-static void
+void
 vt_ipnet_from_inet(const inet *in, vt_ipnet *out)
 {
 	out->family = ip_family(in) == PGSQL_AF_INET ? VT_IPV4 : VT_IPV6;
 	out->bits = ip_bits(in);
 	memset(out->addr, 0, sizeof(out->addr));
 	memcpy(out->addr, ip_addr(in), ip_addrsize((inet *) in));
+}
+
+inet *
+vt_inet_from_ipnet(const vt_ipnet *net)
+{
+	inet	   *out = palloc0(sizeof(inet));
+
+	ip_family(out) = net->family == VT_IPV4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
+	ip_bits(out) = net->bits;
+	memcpy(ip_addr(out), net->addr, ip_addrsize(out));
+	SET_INET_VARSIZE(out);
+	return out;
 }
 
 ArrayType *

@@ -65,6 +65,10 @@ extern void vt_check_rate(FunctionCallInfo fcinfo, int limit_argno, int window_a
 /* A leak report's source as stored: at most 200 characters, no control characters. */
 extern text *vt_clean_source(text *source);
 
+/* Conversions between PostgreSQL's inet (or cidr) and the core's vt_ipnet. */
+extern void vt_ipnet_from_inet(const inet *in, vt_ipnet *out);
+extern inet *vt_inet_from_ipnet(const vt_ipnet *net);
+
 /* The scopes to return for a token: its own, or {*} for every scope. */
 extern ArrayType *vt_policy_scopes(const vt_token_row *row);
 

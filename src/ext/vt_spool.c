@@ -261,6 +261,10 @@ vt_batch_encode(const pg_uuid_t *node, int64 seq, Oid dbid, Oid relid,
 		item.calls = (int64) items[i].calls;
 		item.last_used = items[i].last_used;
 		item.day = items[i].day;
+		item.rejected = (int64) items[i].rejected;
+		item.client_at = items[i].client_at;
+		if (item.client_at != 0)
+			item.client = items[i].client;
 		memcpy(VARDATA(batch) + sizeof(hdr) + sizeof(item) * i, &item, sizeof(item));
 	}
 	memcpy(VARDATA(batch), &hdr, sizeof(hdr));
@@ -273,35 +277,44 @@ const char *
 vt_batch_decode(const char *data, size_t len, vt_batch_header *hdr, vt_batch_item **items)
 {
 	vt_batch_item *result;
+	size_t		item_size;
 
 	*items = NULL;
 	if (len < sizeof(vt_batch_header))
 		return "The batch is shorter than its header.";
 	memcpy(hdr, data, sizeof(*hdr));
-	if (hdr->magic != VT_BATCH_MAGIC || hdr->item_size != sizeof(vt_batch_item))
+	item_size = hdr->item_size;
+	if (hdr->magic != VT_BATCH_MAGIC ||
+		(item_size != sizeof(vt_batch_item) && item_size != VT_BATCH_ITEM_1_2_SIZE))
 		return "The batch does not start with the expected header.";
 	if (hdr->nitems > VT_BATCH_MAX_ITEMS)
 		return "The batch holds too many counts.";
-	if (len != sizeof(vt_batch_header) + sizeof(vt_batch_item) * (size_t) hdr->nitems)
+	if (len != sizeof(vt_batch_header) + item_size * (size_t) hdr->nitems)
 		return "The batch's length does not match its number of counts.";
 	if (vt_batch_crc(data, len) != hdr->crc)
 		return "The batch's checksum does not match.";
 	if (hdr->seq <= 0)
 		return "The batch's sequence number is not positive.";
 
-	result = palloc(sizeof(vt_batch_item) * Max(hdr->nitems, 1));
-	memcpy(result, data + sizeof(*hdr), sizeof(vt_batch_item) * (size_t) hdr->nitems);
+	result = palloc0(sizeof(vt_batch_item) * Max(hdr->nitems, 1));
 	for (uint32 i = 0; i < hdr->nitems; i++)
 	{
-		const vt_batch_item *it = &result[i];
-		int64		date = (int64) it->day - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
+		vt_batch_item *it = &result[i];
+		int64		date;
 
-		if (it->token_id <= 0 || it->calls <= 0)
-			return "A count has a token id or a number of calls that is not positive.";
+		memcpy(it, data + sizeof(*hdr) + item_size * i, item_size);
+		date = (int64) it->day - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE);
+		if (it->token_id <= 0 || it->calls < 0 || it->rejected < 0 ||
+			(it->calls == 0 && it->rejected == 0))
+			return "A count has a token id that is not positive, or no calls.";
 		if (date < PG_INT32_MIN || date > PG_INT32_MAX || !IS_VALID_DATE((DateADT) date))
 			return "A count has a day out of range.";
-		if (!IS_VALID_TIMESTAMP(it->last_used))
+		if (!IS_VALID_TIMESTAMP(it->last_used) || !IS_VALID_TIMESTAMP(it->client_at))
 			return "A count has a time of last use out of range.";
+		if (it->client_at != 0 &&
+			!((it->client.family == VT_IPV4 && it->client.bits <= 32) ||
+			  (it->client.family == VT_IPV6 && it->client.bits <= 128)))
+			return "A count has a client address that is not an IP address.";
 	}
 	*items = result;
 	return NULL;
@@ -546,6 +559,12 @@ vt_batch_item_pending(const vt_batch_item *item, Oid relid, vt_pending *p)
 	p->day = item->day;
 	p->calls = (uint64) item->calls;
 	p->calls_total = p->calls;
-	p->last_used = item->last_used;
+	p->rejected = (uint64) item->rejected;
+	p->rejected_total = p->rejected;
+	p->last_used = item->calls > 0 ? item->last_used : 0;
+	p->client_at = item->client_at;
+	memset(&p->client, 0, sizeof(p->client));
+	if (p->client_at != 0)
+		p->client = item->client;
 	p->resolved = false;
 }

@@ -41,15 +41,28 @@ typedef struct vt_batch_header
 	uint32		crc;			/* CRC-32C of the batch with this field 0 */
 } vt_batch_header;
 
+/*
+ * One item: a token's counts of one day.  2.0 appended the refused calls
+ * and the latest client address named; a batch of items of the 1.2 size
+ * (VT_BATCH_ITEM_1_2_SIZE, spooled before an upgrade) is read with those
+ * fields zero.
+ */
 typedef struct vt_batch_item
 {
 	int64		token_id;
 	uint64		tag;
-	int64		calls;
-	int64		last_used;		/* TimestampTz */
+	int64		calls;			/* accepted calls */
+	int64		last_used;		/* TimestampTz of the latest, if calls > 0 */
 	int32		day;			/* vt_day */
 	int32		padding;
+	/* 2.0 */
+	int64		rejected;		/* refused calls */
+	int64		client_at;		/* TimestampTz; 0: no client named */
+	vt_ipnet	client;
+	uint8		padding2[6];
 } vt_batch_item;
+
+#define VT_BATCH_ITEM_1_2_SIZE	offsetof(vt_batch_item, rejected)
 
 /*
  * This node's id.  With create, made (random, fsync'd) if there is none;

@@ -29,6 +29,7 @@
 #include "utils/uuid.h"
 
 #include "vt_store.h"
+#include "vt_policy.h"
 
 typedef struct vt_plan
 {
@@ -178,6 +179,17 @@ static vt_plan plan_delete = {
 	2, {TEXTOID, INT8OID}
 };
 
+/*
+ * 2.0's day row keeps the client address of the day's latest accepted call
+ * that named one, and when that call was made: a write replaces it only
+ * with a later call's.
+ */
+#define VT_SET_CLIENT(client, client_at) \
+	", last_used_client = CASE WHEN " client_at GE \
+	"  COALESCE(u.last_client_at, '-infinity'::pg_catalog.timestamptz)" \
+	"  THEN " client " ELSE u.last_used_client END," \
+	" last_client_at = GREATEST(u.last_client_at, " client_at ")"
+
 /* Transactional counting: $1 token, $2 day, $3 time of the call. */
 static vt_plan plan_count = {
 	"INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
@@ -185,6 +197,27 @@ static vt_plan plan_count = {
 	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "1,"
 	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)",
 	3, {INT8OID, DATEOID, TIMESTAMPTZOID}
+};
+
+/*
+ * 2.0 also keeps the client address of the latest call that named one
+ * ($4, NULL: none); $1 token, $2 day, $3 time of the call.
+ */
+static vt_plan plan_count_2_0 = {
+	"INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at, last_used_client,"
+	"  last_client_at)"
+	" VALUES ($1, $2, 1, $3, $4, CASE WHEN $4 IS NULL THEN NULL ELSE $3 END)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "1,"
+	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)"
+	VT_SET_CLIENT("EXCLUDED.last_used_client", "EXCLUDED.last_client_at"),
+	4, {INT8OID, DATEOID, TIMESTAMPTZOID, INETOID}
+};
+
+/* A refused call of a known token (2.0): $1 token, $2 day. */
+static vt_plan plan_count_rejected = {
+	"INSERT INTO vatoken.usage AS u (token_id, day, calls, rejected) VALUES ($1, $2, 0, 1)"
+	" ON CONFLICT (token_id, day) DO UPDATE SET rejected = u.rejected" PLUS "1",
+	2, {INT8OID, DATEOID}
 };
 
 static vt_plan plan_count_1_0 = {
@@ -196,10 +229,12 @@ static vt_plan plan_count_1_0 = {
 };
 
 /*
- * The flush.  Every statement takes the batch as five parallel arrays: $1
- * token ids, $2 days, $3 calls, $4 times of the latest call, $5 tags (the
- * first 8 bytes of the token's hash, which tell a token from a later one
- * that reuses its id).  It runs as three statements over what is still
+ * The flush.  Every statement takes the batch as eight parallel arrays: $1
+ * token ids, $2 days, $3 calls, $4 times of the latest call (NULL: no
+ * accepted call), $5 tags (the first 8 bytes of the token's hash, which tell
+ * a token from a later one that reuses its id), and for schema 2.0 $6
+ * refused calls, $7 the latest client address named and $8 its time (NULL:
+ * none).  It runs as three statements over what is still
  * unresolved, each returning the (token_id, day) pairs it resolved (the
  * order is in vt_store_flush):
  *
@@ -224,12 +259,18 @@ static vt_plan plan_count_1_0 = {
  */
 #define VT_BATCH \
 	"WITH d AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)," \
-	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5))" \
-	"  AS d(token_id, day, calls, last_used, tag))"
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)," \
+	"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8))" \
+	"  AS d(token_id, day, calls, last_used, tag, rejected, client, client_at))"
 #define VT_SAME_TOKEN(t) \
 	" " t ".token_id" EQ "d.token_id AND pg_catalog.substr(" t ".token_hash, 1, 8)" EQ "d.tag"
 #define VT_FLUSH_ARGS \
-	5, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, BYTEAARRAYOID}, NULL, true
+	8, {INT8ARRAYOID, DATEARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, BYTEAARRAYOID, \
+	INT8ARRAYOID, INETARRAYOID, TIMESTAMPTZARRAYOID}, NULL, true
+/* What 2.0 adds to a day row from the batch row src. */
+#define VT_SET_2_0(src) \
+	", rejected = u.rejected" PLUS src ".rejected" \
+	VT_SET_CLIENT(src ".client", src ".client_at")
 
 static vt_plan plan_flush_gone = {
 	VT_BATCH
@@ -238,18 +279,19 @@ static vt_plan plan_flush_gone = {
 	VT_FLUSH_ARGS
 };
 
-static vt_plan plan_flush_update = {
-	VT_BATCH ","
-	" l AS (SELECT u.token_id, u.day, d.calls, d.last_used FROM d"
-	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
-	"  JOIN vatoken.usage u ON u.token_id" EQ "d.token_id AND u.day" EQ "d.day"
-	"  ORDER BY u.token_id, u.day FOR NO KEY UPDATE OF u SKIP LOCKED)"
-	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "l.calls,"
-	"  last_used_at = GREATEST(u.last_used_at, l.last_used)"
-	" FROM l WHERE u.token_id" EQ "l.token_id AND u.day" EQ "l.day"
-	" RETURNING u.token_id, u.day",
-	VT_FLUSH_ARGS
-};
+#define VT_FLUSH_UPDATE(set_2_0) \
+	VT_BATCH "," \
+	" l AS (SELECT u.token_id, u.day, d.calls, d.last_used, d.rejected, d.client, d.client_at" \
+	"  FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t") \
+	"  JOIN vatoken.usage u ON u.token_id" EQ "d.token_id AND u.day" EQ "d.day" \
+	"  ORDER BY u.token_id, u.day FOR NO KEY UPDATE OF u SKIP LOCKED)" \
+	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "l.calls," \
+	"  last_used_at = GREATEST(u.last_used_at, l.last_used)" set_2_0 \
+	" FROM l WHERE u.token_id" EQ "l.token_id AND u.day" EQ "l.day" \
+	" RETURNING u.token_id, u.day"
+
+static vt_plan plan_flush_update = {VT_FLUSH_UPDATE(""), VT_FLUSH_ARGS};
+static vt_plan plan_flush_update_2_0 = {VT_FLUSH_UPDATE(VT_SET_2_0("l")), VT_FLUSH_ARGS};
 
 /*
  * The common case of "update", without locking the rows first: when no row
@@ -257,30 +299,36 @@ static vt_plan plan_flush_update = {
  * write.  It runs with a short lock_timeout in a subtransaction; if it meets
  * a lock, it is rolled back and plan_flush_update (SKIP LOCKED) runs.
  */
-static vt_plan plan_flush_update_fast = {
-	VT_BATCH
-	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "d.calls,"
-	"  last_used_at = GREATEST(u.last_used_at, d.last_used)"
-	" FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
-	" WHERE u.token_id" EQ "d.token_id AND u.day" EQ "d.day"
-	" RETURNING u.token_id, u.day",
-	VT_FLUSH_ARGS
-};
+#define VT_FLUSH_UPDATE_FAST(set_2_0) \
+	VT_BATCH \
+	" UPDATE vatoken.usage u SET calls = u.calls" PLUS "d.calls," \
+	"  last_used_at = GREATEST(u.last_used_at, d.last_used)" set_2_0 \
+	" FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t") \
+	" WHERE u.token_id" EQ "d.token_id AND u.day" EQ "d.day" \
+	" RETURNING u.token_id, u.day"
+
+static vt_plan plan_flush_update_fast = {VT_FLUSH_UPDATE_FAST(""), VT_FLUSH_ARGS};
+static vt_plan plan_flush_update_fast_2_0 = {VT_FLUSH_UPDATE_FAST(VT_SET_2_0("d")), VT_FLUSH_ARGS};
 
 /* How long the fast update may wait for a row lock before it gives up. */
 #define VT_FAST_LOCK_TIMEOUT	"10ms"
 
-static vt_plan plan_flush_insert = {
-	VT_BATCH ","
-	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
-	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
-	"  WHERE NOT EXISTS (SELECT FROM vatoken.usage e"
-	"   WHERE e.token_id" EQ "d.token_id AND e.day" EQ "d.day)"
-	"  ORDER BY d.token_id FOR KEY SHARE OF t SKIP LOCKED)"
-	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
-	" SELECT f.token_id, f.day, f.calls, f.last_used FROM f"
-	" ON CONFLICT (token_id, day) DO NOTHING"
-	" RETURNING u.token_id, u.day",
+#define VT_FLUSH_INSERT(columns_2_0, values_2_0) \
+	VT_BATCH "," \
+	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used, d.rejected, d.client, d.client_at" \
+	"  FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t") \
+	"  WHERE NOT EXISTS (SELECT FROM vatoken.usage e" \
+	"   WHERE e.token_id" EQ "d.token_id AND e.day" EQ "d.day)" \
+	"  ORDER BY d.token_id FOR KEY SHARE OF t SKIP LOCKED)" \
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at" columns_2_0 ")" \
+	" SELECT f.token_id, f.day, f.calls, f.last_used" values_2_0 " FROM f" \
+	" ON CONFLICT (token_id, day) DO NOTHING" \
+	" RETURNING u.token_id, u.day"
+
+static vt_plan plan_flush_insert = {VT_FLUSH_INSERT("", ""), VT_FLUSH_ARGS};
+static vt_plan plan_flush_insert_2_0 = {
+	VT_FLUSH_INSERT(", rejected, last_used_client, last_client_at",
+					", f.rejected, f.client, f.client_at"),
 	VT_FLUSH_ARGS
 };
 
@@ -314,17 +362,26 @@ static vt_plan plan_flush_1_0 = {
  * token deleted meanwhile is skipped (its counts go with it, as in the
  * flush) instead of failing the foreign key.
  */
-static vt_plan plan_deliver = {
-	VT_BATCH ","
-	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used FROM d"
-	"  JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t")
-	"  ORDER BY d.token_id FOR KEY SHARE OF t)"
-	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at)"
-	" SELECT f.token_id, f.day, pg_catalog.sum(f.calls)::pg_catalog.int8,"
-	"  pg_catalog.max(f.last_used) FROM f GROUP BY f.token_id, f.day"
-	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "EXCLUDED.calls,"
-	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)"
-	" RETURNING u.token_id, u.day",
+#define VT_DELIVER(columns_2_0, values_2_0, set_2_0) \
+	VT_BATCH "," \
+	" f AS (SELECT d.token_id, d.day, d.calls, d.last_used, d.rejected, d.client, d.client_at" \
+	"  FROM d JOIN vatoken.tokens t ON" VT_SAME_TOKEN("t") \
+	"  ORDER BY d.token_id FOR KEY SHARE OF t)" \
+	" INSERT INTO vatoken.usage AS u (token_id, day, calls, last_used_at" columns_2_0 ")" \
+	" SELECT f.token_id, f.day, pg_catalog.sum(f.calls)::pg_catalog.int8," \
+	"  pg_catalog.max(f.last_used)" values_2_0 " FROM f GROUP BY f.token_id, f.day" \
+	" ON CONFLICT (token_id, day) DO UPDATE SET calls = u.calls" PLUS "EXCLUDED.calls," \
+	"  last_used_at = GREATEST(u.last_used_at, EXCLUDED.last_used_at)" set_2_0 \
+	" RETURNING u.token_id, u.day"
+
+static vt_plan plan_deliver = {VT_DELIVER("", "", ""), VT_FLUSH_ARGS};
+static vt_plan plan_deliver_2_0 = {
+	VT_DELIVER(", rejected, last_used_client, last_client_at",
+			   ", pg_catalog.sum(f.rejected)::pg_catalog.int8,"
+			   " (pg_catalog.array_agg(f.client ORDER BY f.client_at DESC NULLS LAST))[1],"
+			   " pg_catalog.max(f.client_at)",
+			   ", rejected = u.rejected" PLUS "EXCLUDED.rejected"
+			   VT_SET_CLIENT("EXCLUDED.last_used_client", "EXCLUDED.last_client_at")),
 	VT_FLUSH_ARGS
 };
 
@@ -372,8 +429,15 @@ static vt_plan plan_usage = {
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
 };
 
+/* 2.0: the latest client address named, and when (after the policy). */
+#define VT_CLIENT_COLUMNS \
+	", (SELECT l.last_used_client FROM vatoken.usage l WHERE l.token_id" EQ "t.token_id" \
+	"   AND l.last_client_at IS NOT NULL ORDER BY l.last_client_at DESC LIMIT 1)," \
+	" (SELECT pg_catalog.max(l.last_client_at) FROM vatoken.usage l" \
+	"   WHERE l.token_id" EQ "t.token_id)"
+
 static vt_plan plan_list_2_0 = {
-	VT_USAGE_SELECT(VT_LAST_USED) VT_POLICY_COLUMNS VT_USAGE_FROM VT_LIST_WHERE,
+	VT_USAGE_SELECT(VT_LAST_USED) VT_POLICY_COLUMNS VT_CLIENT_COLUMNS VT_USAGE_FROM VT_LIST_WHERE,
 	6, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID}
 };
 
@@ -385,6 +449,18 @@ static vt_plan plan_list_1_0 = {
 static vt_plan plan_usage_1_0 = {
 	VT_USAGE_SELECT(VT_LAST_USED_1_0) VT_USAGE_FROM VT_USAGE_WHERE,
 	7, {TEXTOID, DATEOID, DATEOID, DATEOID, DATEOID, DATEOID, INT8OID}
+};
+
+/*
+ * vatoken_usage_daily: one token's day rows in $3..$4, or one row of NULLs
+ * if it has none there; no row if owner $1 has no token $2.
+ */
+static vt_plan plan_daily = {
+	"SELECT pg_catalog.substr(t.token_hash, 1, 8), u.day, u.calls, u.rejected"
+	" FROM vatoken.tokens t LEFT JOIN vatoken.usage u ON u.token_id" EQ "t.token_id"
+	"  AND u.day" GE "$3 AND u.day" LE "$4"
+	" WHERE t.owner" EQ "$1 AND t.token_id" EQ "$2",
+	4, {TEXTOID, INT8OID, DATEOID, DATEOID}
 };
 
 /*
@@ -746,59 +822,93 @@ vt_store_prune_audit(TimestampTz before)
 }
 
 void
-vt_store_count_call(bool schema_1_0, int64 token_id, vt_day day, TimestampTz now)
+vt_store_count_call(bool schema_1_0, bool schema_2_0, int64 token_id, vt_day day,
+					TimestampTz now, const inet *client)
 {
-	Datum		values[3];
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', client == NULL ? 'n' : ' '};
 
 	values[0] = Int64GetDatum(token_id);
 	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
 	values[2] = TimestampTzGetDatum(now);
-	vt_execute(schema_1_0 ? &plan_count_1_0 : &plan_count, values, false, 0);
+	values[3] = PointerGetDatum(client);
+	if (schema_2_0)
+		vt_execute_nulls(&plan_count_2_0, values, nulls, false, 0);
+	else
+		vt_execute(schema_1_0 ? &plan_count_1_0 : &plan_count, values, false, 0);
 }
 
+void
+vt_store_count_rejected(int64 token_id, vt_day day)
+{
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(token_id);
+	values[1] = DateADTGetDatum(VT_DATEADT_FROM_DAY(day));
+	vt_execute(&plan_count_rejected, values, false, 0);
+}
+
+/* A one-dimensional array of n elements (nulls: NULL for none). */
 static Datum
-vt_array(Datum *elems, int n, Oid type)
+vt_array(Datum *elems, bool *nulls, int n, Oid type)
 {
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 
 	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_array(elems, n, type, typlen, typbyval, typalign));
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(type));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type, typlen,
+											  typbyval, typalign));
 }
 
 /*
  * Run one flush statement over the unresolved items and mark the pairs it
  * returns resolved.  Returns how many it resolved.
  */
+#define VT_FLUSH_COLUMNS 8
+
 static int
 vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 {
-	Datum	   *cols[5];
-	Datum		values[5];
+	static const Oid types[VT_FLUSH_COLUMNS] = {INT8OID, DATEOID, INT8OID, TIMESTAMPTZOID,
+	BYTEAOID, INT8OID, INETOID, TIMESTAMPTZOID};
+	Datum	   *cols[VT_FLUSH_COLUMNS];
+	bool	   *nulls[VT_FLUSH_COLUMNS];
+	Datum		values[VT_FLUSH_COLUMNS];
 	int			m = 0;
 	int			resolved = 0;
 
-	for (int c = 0; c < 5; c++)
+	for (int c = 0; c < VT_FLUSH_COLUMNS; c++)
+	{
 		cols[c] = palloc(sizeof(Datum) * Max(n, 1));
+		nulls[c] = palloc0(sizeof(bool) * Max(n, 1));
+	}
 	for (int i = 0; i < n; i++)
 	{
-		if (items[i].resolved)
+		const vt_pending *p = &items[i];
+
+		if (p->resolved)
 			continue;
-		cols[0][m] = Int64GetDatum(items[i].token.token_id);
-		cols[1][m] = DateADTGetDatum(VT_DATEADT_FROM_DAY(items[i].day));
-		cols[2][m] = Int64GetDatum((int64) items[i].calls);
-		cols[3][m] = TimestampTzGetDatum(items[i].last_used);
-		cols[4][m] = PointerGetDatum(vt_bytea(&items[i].token.tag, sizeof(uint64)));
+		cols[0][m] = Int64GetDatum(p->token.token_id);
+		cols[1][m] = DateADTGetDatum(VT_DATEADT_FROM_DAY(p->day));
+		cols[2][m] = Int64GetDatum((int64) p->calls);
+		cols[3][m] = TimestampTzGetDatum(p->last_used);
+		nulls[3][m] = p->calls == 0;
+		cols[4][m] = PointerGetDatum(vt_bytea(&p->token.tag, sizeof(uint64)));
+		cols[5][m] = Int64GetDatum((int64) p->rejected);
+		nulls[6][m] = nulls[7][m] = p->client_at == 0;
+		cols[6][m] = p->client_at == 0 ? (Datum) 0 : InetPGetDatum(vt_inet_from_ipnet(&p->client));
+		cols[7][m] = TimestampTzGetDatum(p->client_at);
 		m++;
 	}
 	if (m == 0)
 		return 0;
-	values[0] = vt_array(cols[0], m, INT8OID);
-	values[1] = vt_array(cols[1], m, DATEOID);
-	values[2] = vt_array(cols[2], m, INT8OID);
-	values[3] = vt_array(cols[3], m, TIMESTAMPTZOID);
-	values[4] = vt_array(cols[4], m, BYTEAOID);
+	for (int c = 0; c < VT_FLUSH_COLUMNS; c++)
+		values[c] = vt_array(cols[c], nulls[c], m, types[c]);
 	vt_execute(plan, values, false, 0);
 
 	/*
@@ -858,7 +968,7 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
  * Returns false, having written nothing, if it met a row lock.
  */
 static bool
-vt_flush_update_fast(vt_pending *items, int n)
+vt_flush_update_fast(bool schema_2_0, vt_pending *items, int n)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -873,7 +983,8 @@ vt_flush_update_fast(vt_pending *items, int n)
 		(void) set_config_option("lock_timeout", VT_FAST_LOCK_TIMEOUT,
 								 PGC_SUSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		vt_flush_step(&plan_flush_update_fast, items, n);
+		vt_flush_step(schema_2_0 ? &plan_flush_update_fast_2_0 : &plan_flush_update_fast,
+					  items, n);
 		AtEOXact_GUC(true, nestlevel);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
@@ -913,7 +1024,7 @@ vt_batch_has_reused_id(const vt_pending *items, int n)
 }
 
 void
-vt_store_flush(bool schema_1_0, vt_pending *items, int n)
+vt_store_flush(bool schema_1_0, bool schema_2_0, vt_pending *items, int n)
 {
 	/*
 	 * Usually every (token_id, day) names one item, and "gone" only needs
@@ -929,9 +1040,9 @@ vt_store_flush(bool schema_1_0, vt_pending *items, int n)
 		vt_flush_step(&plan_flush_1_0, items, n);
 	else
 	{
-		if (!vt_flush_update_fast(items, n))
-			vt_flush_step(&plan_flush_update, items, n);
-		vt_flush_step(&plan_flush_insert, items, n);
+		if (!vt_flush_update_fast(schema_2_0, items, n))
+			vt_flush_step(schema_2_0 ? &plan_flush_update_2_0 : &plan_flush_update, items, n);
+		vt_flush_step(schema_2_0 ? &plan_flush_insert_2_0 : &plan_flush_insert, items, n);
 	}
 	if (!reused)
 		vt_flush_step(&plan_flush_gone, items, n);
@@ -983,6 +1094,7 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 		for (int c = 0; c < 4; c++)
 			row->calls[c] = DatumGetInt64(SPI_getbinval(tuple, desc, 6 + c, &isnull));
 		row->has_policy = plan == &plan_list_2_0;
+		row->client_at = 0;
 		if (row->has_policy)
 		{
 			Datum		d;
@@ -1005,10 +1117,48 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 			row->rate_limit = row->rate_null ? 0 : DatumGetInt32(d);
 			d = SPI_getbinval(tuple, desc, 18, &isnull);
 			row->rate_window = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, sizeof(Interval));
+			d = SPI_getbinval(tuple, desc, 19, &isnull);
+			if (!isnull)
+			{
+				vt_ipnet_from_inet(DatumGetInetPP(d), &row->client);
+				d = SPI_getbinval(tuple, desc, 20, &isnull);
+				row->client_at = isnull ? 0 : DatumGetTimestampTz(d);
+			}
 		}
 	}
 	*n = (int) SPI_processed;
 	return rows;
+}
+
+bool
+vt_store_read_daily(text *owner, int64 token_id, vt_day from, vt_day to, uint64 *tag,
+					int64 *calls, int64 *rejected)
+{
+	Datum		args[4];
+
+	args[0] = PointerGetDatum(owner);
+	args[1] = Int64GetDatum(token_id);
+	args[2] = DateADTGetDatum(VT_DATEADT_FROM_DAY(from));
+	args[3] = DateADTGetDatum(VT_DATEADT_FROM_DAY(to));
+	vt_execute(&plan_daily, args, true, 0);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bytea	   *b = DatumGetByteaPP(SPI_getbinval(tuple, desc, 1, &isnull));
+		Datum		day = SPI_getbinval(tuple, desc, 2, &isnull);
+
+		*tag = 0;
+		memcpy(tag, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), sizeof(uint64)));
+		if (isnull)
+			continue;			/* no day row in the range */
+		calls[VT_DAY_FROM_DATEADT(DatumGetDateADT(day)) - from] +=
+			DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		rejected[VT_DAY_FROM_DATEADT(DatumGetDateADT(day)) - from] +=
+			DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+	}
+	return SPI_processed > 0;
 }
 
 /*
@@ -1032,7 +1182,7 @@ vt_store_node_state(const pg_uuid_t *node, int64 *last_seq, bool *refused)
 }
 
 vt_deliver_result
-vt_store_deliver(const pg_uuid_t *node, int64 seq, const bytea *digest,
+vt_store_deliver(bool schema_2_0, const pg_uuid_t *node, int64 seq, const bytea *digest,
 				 vt_pending *items, int n)
 {
 	Datum		values[3];
@@ -1067,7 +1217,7 @@ vt_store_deliver(const pg_uuid_t *node, int64 seq, const bytea *digest,
 	}
 
 	if (n > 0)
-		vt_flush_step(&plan_deliver, items, n);
+		vt_flush_step(schema_2_0 ? &plan_deliver_2_0 : &plan_deliver, items, n);
 	values[1] = Int64GetDatum(seq);
 	values[2] = PointerGetDatum(digest);
 	vt_execute(&plan_node_delivered, values, false, 0);

@@ -14,6 +14,7 @@
 
 #include "access/tupdesc.h"
 #include "utils/array.h"
+#include "utils/inet.h"
 #include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -116,10 +117,13 @@ extern bool vt_store_revoke(const uint8 *hash, text *source, TimestampTz now, te
 
 /*
  * Transactional counting: add one call made at "now" on local day "day" to
- * a token whose row the caller has locked.  Waits for a concurrent writer
- * of the same day row, as any transaction would.
+ * a token whose row the caller has locked, with the client address it named
+ * (NULL: none; kept on schema 2.0 only); or (2.0) one refused call.  Waits
+ * for a concurrent writer of the same day row, as any transaction would.
  */
-extern void vt_store_count_call(bool schema_1_0, int64 token_id, vt_day day, TimestampTz now);
+extern void vt_store_count_call(bool schema_1_0, bool schema_2_0, int64 token_id, vt_day day,
+								TimestampTz now, const inet *client);
+extern void vt_store_count_rejected(int64 token_id, vt_day day);
 
 /*
  * The flush: write the pending calls of items[] (one database's, of the
@@ -128,7 +132,7 @@ extern void vt_store_count_call(bool schema_1_0, int64 token_id, vt_day day, Tim
  * marked resolved: written, or their token no longer exists (deleted, or
  * its id reused by another token), so their counts go with it.
  */
-extern void vt_store_flush(bool schema_1_0, vt_pending *items, int n);
+extern void vt_store_flush(bool schema_1_0, bool schema_2_0, vt_pending *items, int n);
 
 /* One token's row of vatoken_list / vatoken_usage, as read from the tables. */
 typedef struct vt_usage_row
@@ -157,6 +161,9 @@ typedef struct vt_usage_row
 	int32		rate_limit;		/* unless rate_null */
 	bool		rate_null;
 	Datum		rate_window;	/* interval, unless rate_null */
+	/* The latest client address named in an accepted call (2.0), and when. */
+	TimestampTz client_at;		/* 0: none */
+	vt_ipnet	client;
 } vt_usage_row;
 
 /*
@@ -166,6 +173,14 @@ typedef struct vt_usage_row
 extern vt_usage_row *vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner,
 										 const int64 *token_id,
 										 const vt_periods *periods, int *n);
+
+/*
+ * vatoken_usage_daily: add owner's token token_id's counts of days
+ * from..to, as the tables hold them, to calls[day - from] and
+ * rejected[day - from], and set *tag; false if owner has no such token.
+ */
+extern bool vt_store_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
+								uint64 *tag, int64 *calls, int64 *rejected);
 
 /*
  * Counts delivered from hot standbys (schema 1.2): vatoken.forward_nodes
@@ -186,7 +201,7 @@ typedef enum vt_deliver_result
 extern bool vt_store_node_state(const pg_uuid_t *node, int64 *last_seq, bool *refused);
 
 /* Record batch seq of node (its digest) and add its items, in this transaction. */
-extern vt_deliver_result vt_store_deliver(const pg_uuid_t *node, int64 seq, const bytea *digest,
+extern vt_deliver_result vt_store_deliver(bool schema_2_0, const pg_uuid_t *node, int64 seq, const bytea *digest,
 										  vt_pending *items, int n);
 
 #endif							/* VT_STORE_H */

@@ -12,6 +12,7 @@
 #include "vt_usage.h"
 #include "vt_counters.h"
 #include "vt_forward.h"
+#include "vt_policy.h"
 
 bool
 vt_usage_in_shmem(void)
@@ -20,20 +21,28 @@ vt_usage_in_shmem(void)
 }
 
 void
-vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag)
+vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, bool accepted,
+			   const inet *client)
 {
 	TimestampTz now = vt_now();
 	vt_day		day = vt_local_day(now);
 
+	if (!accepted && !rels->schema_2_0)
+		return;
 	if (vt_counters_active())
 	{
 		vt_token_ident token = {rels->tokens, token_id, tag};
+		vt_ipnet	net;
 
+		if (client != NULL)
+			vt_ipnet_from_inet(client, &net);
 		/* Also on a hot standby: its flush worker forwards (vt_forward.c). */
-		vt_counters_count(&token, day, now);
+		vt_counters_count(&token, day, now, accepted, client != NULL ? &net : NULL);
 	}
+	else if (accepted)
+		vt_store_count_call(rels->schema_1_0, rels->schema_2_0, token_id, day, now, client);
 	else
-		vt_store_count_call(rels->schema_1_0, token_id, day, now);
+		vt_store_count_rejected(token_id, day);
 }
 
 /* Add pending calls of one day to the periods that contain it. */
@@ -80,10 +89,15 @@ vt_add_pending_all(vt_usage_row *rows, int n, vt_pending *pending, int npending,
 			if (p->token.tag != row->tag)
 				continue;		/* an earlier token with the same id */
 			vt_add_day(row->calls, periods, p->day, p->calls);
-			if (row->last_used_null || p->last_used > row->last_used_at)
+			if (p->calls > 0 && (row->last_used_null || p->last_used > row->last_used_at))
 			{
 				row->last_used_at = p->last_used;
 				row->last_used_null = false;
+			}
+			if (p->client_at != 0 && p->client_at >= row->client_at)
+			{
+				row->client_at = p->client_at;
+				row->client = p->client;
 			}
 		}
 	}
@@ -121,12 +135,11 @@ vt_add_pending_one(vt_usage_row *row, Oid relid, const vt_periods *periods)
 {
 	vt_token_ident token = {relid, row->token_id, row->tag};
 	vt_day		from = Min(periods->week_start, periods->last_month_start);
-	uint64	   *per_day = palloc(sizeof(uint64) * (periods->today - from + 1));
-	TimestampTz last_used = 0;
+	vt_pending *per_day = palloc(sizeof(vt_pending) * (periods->today - from + 1));
 
-	vt_counters_token_pending(&token, from, periods->today, per_day, &last_used);
+	vt_counters_token_pending(&token, from, periods->today, per_day);
 	for (vt_day day = from; day <= periods->today; day++)
-		vt_add_day(row->calls, periods, day, per_day[day - from]);
+		vt_add_day(row->calls, periods, day, per_day[day - from].calls);
 	pfree(per_day);
 }
 
@@ -174,4 +187,78 @@ vt_usage_read(text *owner, const int64 *token_id, int *n)
 	} while (vt_counters_read_retry(&r));
 	vt_store_disconnect();
 	return rows;
+}
+
+/* Add the pending counts of one token (of relid) in from..to. */
+static void
+vt_add_pending_daily(const vt_pending *pending, int n, const vt_token_ident *token,
+					 vt_day from, vt_day to, int64 *calls, int64 *rejected)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const vt_pending *p = &pending[i];
+
+		if (p->token.token_id != token->token_id || p->token.tag != token->tag ||
+			p->day < from || p->day > to)
+			continue;
+		calls[p->day - from] += (int64) p->calls;
+		rejected[p->day - from] += (int64) p->rejected;
+	}
+}
+
+bool
+vt_usage_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
+					int64 *calls, int64 *rejected)
+{
+	int			ndays = to - from + 1;
+	vt_rels		rels;
+	vt_read		r;
+	bool		found;
+
+	(void) vt_resolve(&rels, true, AccessShareLock, AccessShareLock, true);
+	vt_store_connect();
+	if (!vt_counters_active())
+	{
+		vt_token_ident token = {rels.tokens, token_id, 0};
+
+		memset(calls, 0, sizeof(int64) * ndays);
+		memset(rejected, 0, sizeof(int64) * ndays);
+		found = vt_store_read_daily(owner, token_id, from, to, &token.tag, calls, rejected);
+		vt_store_disconnect();
+		return found;
+	}
+
+	vt_counters_read_begin(&r);
+	do
+	{
+		vt_token_ident token = {rels.tokens, token_id, 0};
+
+		memset(calls, 0, sizeof(int64) * ndays);
+		memset(rejected, 0, sizeof(int64) * ndays);
+		/* See every flush committed up to now, whatever the isolation level. */
+		PushActiveSnapshot(GetLatestSnapshot());
+		found = vt_store_read_daily(owner, token_id, from, to, &token.tag, calls, rejected);
+		if (found)
+		{
+			int			nspooled;
+			vt_pending *spooled = vt_forward_spooled(rels.tokens, &nspooled);
+
+			if (spooled != NULL)
+			{
+				vt_add_pending_daily(spooled, nspooled, &token, from, to, calls, rejected);
+				pfree(spooled);
+			}
+		}
+		PopActiveSnapshot();
+		if (found)
+		{
+			vt_pending *per_day = palloc(sizeof(vt_pending) * ndays);
+
+			vt_counters_token_pending(&token, from, to, per_day);
+			vt_add_pending_daily(per_day, ndays, &token, from, to, calls, rejected);
+			pfree(per_day);
+		}
+	} while (vt_counters_read_retry(&r));
+	vt_store_disconnect();
+	return found;
 }

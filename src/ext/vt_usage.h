@@ -13,6 +13,8 @@
 
 #include "postgres.h"
 
+#include "utils/inet.h"
+
 #include "vatoken.h"
 #include "vt_resolve.h"
 #include "vt_store.h"
@@ -31,11 +33,15 @@ typedef enum vt_usage_column
 extern bool vt_usage_in_shmem(void);
 
 /*
- * Count one valid call of a token (found in rels->tokens; tag: the first 8
- * bytes of its token_hash, which no rotation changes) made now.  Transactional counting needs an SPI connection and the token's row
- * locked (vt_store_lookup_locked) in this transaction.
+ * Count one call of a token found in rels->tokens (tag: the first 8 bytes of
+ * its token_hash, which no rotation changes), made now: accepted, with the
+ * caller's address if the call named one (NULL: none), or refused (counted
+ * on schema 2.0 only, where vatoken.usage has "rejected").  Transactional
+ * counting needs an SPI connection and the token's row locked
+ * (vt_store_lookup_locked) in this transaction.
  */
-extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag);
+extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, bool accepted,
+						   const inet *client);
 
 /*
  * owner's tokens (only token_id's when not NULL) with their usage in the
@@ -43,5 +49,13 @@ extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag);
  * vt_counters.h).  Connects to SPI itself.
  */
 extern vt_usage_row *vt_usage_read(text *owner, const int64 *token_id, int *n);
+
+/*
+ * One token's calls and refused calls per day of from..to (arrays of
+ * to - from + 1, zeroed here), pending counts included, in one consistent
+ * read; false if owner has no token token_id.  Connects to SPI itself.
+ */
+extern bool vt_usage_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
+								int64 *calls, int64 *rejected);
 
 #endif							/* VT_USAGE_H */
