@@ -24,7 +24,8 @@ route's scopes and the peer's address as bind parameters, and answers:
     malformed, unknown, expired, revoked,
     disabled, no or unreadable header       401 + WWW-Authenticate: Bearer
     forbidden_scope, forbidden_client       403 (+ WWW-Authenticate for scope)
-    rate_limited (when vatoken has it)      429 + X-RateLimit-*, Retry-After
+    rate_limited                            429 + X-RateLimit-*, RateLimit-Policy,
+                                            RateLimit, Retry-After
     stale, database unreachable             503 + Retry-After
     anything else                           401 (fail closed)
 
@@ -47,6 +48,7 @@ import queue
 import re
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 import psycopg
@@ -145,18 +147,24 @@ def problem(status, message, headers=None):
 
 
 def rate_headers(row):
-    """X-RateLimit-* headers, when vatoken_verify answers with them (issue #13)."""
+    """The rate-limit headers of a token with a limit (vatoken_verify's
+    rate_limit, rate_remaining and rate_reset are set): GitHub's
+    X-RateLimit-* (the reset in seconds since the epoch) and the IETF draft's
+    RateLimit-Policy and RateLimit (the reset in seconds from now)."""
     headers = {}
-    if row.get("rate_limit") is not None:
-        headers["X-RateLimit-Limit"] = str(row["rate_limit"])
-    if row.get("rate_remaining") is not None:
-        headers["X-RateLimit-Remaining"] = str(row["rate_remaining"])
-    reset = row.get("rate_reset")
-    if reset is not None:
-        # Seconds since the epoch, as GitHub and others send it.
-        if isinstance(reset, datetime.datetime):
-            reset = int(reset.timestamp())
-        headers["X-RateLimit-Reset"] = str(reset)
+    limit, remaining, reset = row.get("rate_limit"), row.get("rate_remaining"), row.get("rate_reset")
+    if limit is None or remaining is None or reset is None:
+        return headers
+    if isinstance(reset, datetime.datetime):
+        reset_epoch = int(reset.timestamp() + 0.999)
+    else:
+        reset_epoch = int(reset)
+    in_seconds = max(0, reset_epoch - int(time.time()))
+    headers["X-RateLimit-Limit"] = str(limit)
+    headers["X-RateLimit-Remaining"] = str(remaining)
+    headers["X-RateLimit-Reset"] = str(reset_epoch)
+    headers["RateLimit-Policy"] = '"token";q=%d' % limit
+    headers["RateLimit"] = '"token";r=%d;t=%d' % (remaining, in_seconds)
     return headers
 
 

@@ -132,5 +132,60 @@ is($node->safe_psql('postgres', "SELECT calls_today FROM vatoken_usage('f', $slo
 is($node->safe_psql('postgres', "SELECT sum(calls) FROM vatoken.usage WHERE token_id = $slow_id"),
 	'4', 'and the table holds each call once');
 
+# 2.0: refused calls and the client named go through the file too.  No
+# flush worker runs (1 h interval, restarted with nothing pending), so the
+# launcher's file is what keeps them.
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '1h'");
+$node->restart;
+my ($pol, $pol_id) = split /\|/, $node->safe_psql('postgres',
+	"SELECT token, token_id FROM vatoken_create('g', 'policy', scopes => '{read}')");
+$node->safe_psql('postgres', "SELECT vatoken_verify('$pol', '{read}', '192.0.2.44')");
+$node->safe_psql('postgres', "SELECT vatoken_verify('$pol', '{write}')") for 1 .. 2;
+
+sub daily
+{
+	return $node->safe_psql('postgres',
+		"SELECT sum(calls) || '|' || sum(rejected) FROM vatoken_usage_daily('g', $pol_id)");
+}
+
+sub last_client
+{
+	return $node->safe_psql('postgres',
+		"SELECT last_used_client FROM vatoken_list('g') WHERE token_id = $pol_id");
+}
+is(daily(), '1|2', 'one accepted and two refused calls pending');
+$node->stop;
+ok(-f $file, 'saved at shutdown');
+$node->start;
+is(daily(), '1|2', 'refused calls survive a clean restart');
+is(last_client(), '192.0.2.44', 'and so does the client named');
+
+# A file written by the 1.2 library (records without refused calls and
+# client) is loaded too: upgrading the library across a clean restart loses
+# nothing.  Its records: key (database, tokens table, token id, tag, day),
+# calls, time of the last call.
+my ($dbid, $relid, $tag, $day, $last) = split /\|/, $node->safe_psql('postgres', qq{
+	SELECT d.oid, 'vatoken.tokens'::regclass::oid,
+	       encode(substr(t.token_hash, 1, 8), 'hex'),
+	       (SELECT max(day) FROM vatoken_usage_daily('g', $pol_id)) - date '1970-01-01',
+	       (extract(epoch FROM timestamptz '2026-06-17 12:30:00+00'
+	                - timestamptz '2000-01-01 00:00:00+00') * 1000000)::bigint
+	FROM pg_database d, vatoken.tokens t
+	WHERE d.datname = 'postgres' AND t.token_id = $pol_id});
+$node->safe_psql('postgres', "ALTER SYSTEM SET vatoken.flush_interval = '100ms'");
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT coalesce(sum(rejected), 0) = 2 FROM vatoken.usage WHERE token_id = $pol_id")
+  or die 'flush before the 1.2 file test';
+$node->stop;
+unlink $file;
+open(my $fh, '>:raw', $file) or die "open: $!";
+print $fh pack('L L Q', 0x76746332, 48, 12345);
+print $fh pack('L L q a8 l l Q q', $dbid, $relid, $pol_id, pack('H16', $tag), $day, 0, 7, $last);
+close($fh);
+$node->start;
+is(daily(), '8|2', 'a 1.2 counters file is loaded');
+is(last_client(), '192.0.2.44', 'and leaves the client as it was');
+
 $node->stop;
 done_testing();

@@ -129,6 +129,30 @@ is($primary->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes')
 ok($primary->wait_for_log(qr/connection authorized: user=vt_forward database=postgres application_name=vatoken forward/),
 	'standby2 delivers as the role of vatoken.forward_conninfo');
 
+# --- 2.0: a standby's refused calls and the client named reach the
+# primary with its calls, and its readers see them once meanwhile
+my ($sc, $sc_id) = split /\|/, $primary->safe_psql('postgres',
+	"SELECT token, token_id FROM vatoken_create('scoped', 's', scopes => '{read}')");
+$primary->wait_for_catchup($s1);
+is($s1->safe_psql('postgres',
+	"SELECT string_agg(v.status, ',' ORDER BY s.n) FROM (VALUES (1, '{read}'::text[]),"
+	  . " (2, '{write}'), (3, '{write}')) s(n, x), LATERAL vatoken_verify('$sc', s.x, '192.0.2.9') v"),
+	'valid,forbidden_scope,forbidden_scope', 'standby1: one accepted and two refused calls');
+$made += 1;
+is($s1->safe_psql('postgres',
+	"SELECT sum(calls) || '|' || sum(rejected) FROM vatoken_usage_daily('scoped', $sc_id)"),
+	'1|2', "standby1's readers see them at once");
+ok(poll_until($primary, 'postgres',
+	"SELECT sum(calls) || '|' || sum(rejected) || '|' || max(last_used_client) FROM vatoken.usage"
+	  . " WHERE token_id = $sc_id", '1|2|192.0.2.9'),
+	'they reach the primary with the client named');
+ok(poll_until($s1, 'postgres',
+	"SELECT last_used_client FROM vatoken_list('scoped')", '192.0.2.9'),
+	'and come back to standby1 once');
+is($s1->safe_psql('postgres',
+	"SELECT sum(calls) || '|' || sum(rejected) FROM vatoken_usage_daily('scoped', $sc_id)"),
+	'1|2', "standby1's readers still see them once");
+
 # --- a standby with max_counters = 1 and many tokens: no error, exact
 my @many = split /\n/, $primary->safe_psql('postgres',
 	"SELECT c.token FROM generate_series(1, 30) g, LATERAL vatoken_create('many', 'm' || g) c");
