@@ -85,7 +85,7 @@ check-unit: test/check_core
 
 # The same suite with the library preloaded: the shared-memory fast path.
 installcheck-preload:
-	$(MAKE) installcheck REGRESS_CONF=test/regress-preload.conf REGRESS_MODE="mode_preload token_cache"
+	$(MAKE) installcheck REGRESS_CONF=test/regress-preload.conf REGRESS_MODE="mode_preload token_cache stats"
 
 deps:
 	bash scripts/deps.sh

@@ -13,3 +13,11 @@ SELECT calls_today FROM vatoken_usage('mode-owner', :m_id);
 SELECT valid FROM vatoken_validate(:'m_tok');
 SELECT calls_today FROM vatoken_usage('mode-owner', :m_id);
 SELECT vatoken_delete('mode-owner', :m_id);
+
+-- vatoken_stats(): without the fast path, one row for this database that
+-- says so, and nothing else.
+SELECT datname = current_database() AS this_db, fast_path,
+       num_nulls(counters, counters_capacity, calls_counted, calls_pending, flushes,
+                 last_flush_at, last_flush_duration, flush_errors, last_flush_error_at,
+                 undelivered_batches, delivery_lag) AS null_columns
+FROM vatoken_stats();

@@ -221,3 +221,15 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Monitoring: vatoken_stats() (as in vatoken--2.0.sql).
+CREATE FUNCTION @extschema@.vatoken_stats()
+RETURNS TABLE (datid oid, datname name, fast_path boolean, counters integer,
+               counters_capacity integer, calls_counted bigint,
+               calls_pending bigint, flushes bigint,
+               last_flush_at timestamptz, last_flush_duration interval,
+               flush_errors bigint, last_flush_error_at timestamptz,
+               undelivered_batches integer, delivery_lag interval)
+AS 'MODULE_PATHNAME', 'vatoken_stats'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_stats() FROM PUBLIC;

@@ -321,3 +321,19 @@ AS 'MODULE_PATHNAME', 'vatoken_deliver'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION @extschema@.vatoken_deliver(uuid, bigint, bytea) FROM PUBLIC;
+
+-- Monitoring --------------------------------------------------------------
+-- What the fast path of each database is doing: counters, calls counted
+-- and pending, flushes and their errors, and on a standby its undelivered
+-- batches (docs/monitoring).  Reads shared memory only: not SECURITY
+-- DEFINER; EXECUTE is granted to a monitoring role of your choice.
+CREATE FUNCTION @extschema@.vatoken_stats()
+RETURNS TABLE (datid oid, datname name, fast_path boolean, counters integer,
+               counters_capacity integer, calls_counted bigint,
+               calls_pending bigint, flushes bigint,
+               last_flush_at timestamptz, last_flush_duration interval,
+               flush_errors bigint, last_flush_error_at timestamptz,
+               undelivered_batches integer, delivery_lag interval)
+AS 'MODULE_PATHNAME', 'vatoken_stats'
+LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.vatoken_stats() FROM PUBLIC;

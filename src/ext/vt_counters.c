@@ -84,6 +84,18 @@
  * - A flusher that exits while "committing" is set (FATAL in the commit)
  *	 clears it in a before_shmem_exit callback; its session lock is released
  *	 by the lock manager at exit.
+ * - Monitoring (vatoken_stats, vt_counters_stats): the "stat_" fields at the
+ *	 end of vt_db_entry.  Each has a single writer, the flusher (or
+ *	 forwarder) that holds the database's claim; they are atomics, written
+ *	 with plain atomic writes and read without any lock, so a reader never
+ *	 makes a flusher wait.  stat_calls_flushed is raised inside the publish
+ *	 step, between "committing" and the new generation, by exactly the
+ *	 pending calls that the step removes: a reader that sees one generation
+ *	 before and after it summed the pending counts reads calls flushed +
+ *	 pending exactly (calls_counted); it retries a few times otherwise and
+ *	 then answers what it has.  The other fields (flushes, last flush time
+ *	 and duration, errors) may be read from two different flushes; nothing
+ *	 on the hot path (vt_counters_count) writes any of them.
  *
  * What a crash or a restart loses
  * -------------------------------
@@ -176,6 +188,13 @@ typedef struct vt_db_entry
 	/* The rest is protected by the entry's partition lock. */
 	int			flusher;		/* pid of the database's flusher, or 0 */
 	TimestampTz dropping_since; /* DROP DATABASE under way since, or 0 */
+	/* Monitoring: single writer, the database's flusher (see above). */
+	pg_atomic_uint64 stat_calls_flushed;	/* calls published (committed/spooled) */
+	pg_atomic_uint64 stat_flushes;	/* publish steps that wrote counts */
+	pg_atomic_uint64 stat_last_flush_at;	/* TimestampTz, or 0 */
+	pg_atomic_uint64 stat_last_flush_us;	/* its duration */
+	pg_atomic_uint64 stat_flush_errors; /* errors that ended a flusher */
+	pg_atomic_uint64 stat_last_error_at;	/* TimestampTz, or 0 */
 } vt_db_entry;
 
 typedef struct vt_control
@@ -216,6 +235,8 @@ static dshash_parameters vt_db_params = {
 
 static void vt_shmem_request(void);
 static void vt_shmem_startup(void);
+static void vt_stats_init_entry(vt_db_entry *db);
+static void vt_stats_published(vt_db_entry *db, const vt_pending *items, int n);
 
 /* The DSA area's initial size: room for max_counters counters and the tables. */
 static Size
@@ -480,6 +501,7 @@ vt_db_entry_for(Oid dbid)
 		pg_atomic_init_u32(&db->committing, 0);
 		db->flusher = 0;
 		db->dropping_since = 0;
+		vt_stats_init_entry(db);
 	}
 	dshash_release_lock(vt_dbs_tab, db);
 	if (dbid == MyDatabaseId)
@@ -759,7 +781,10 @@ vt_counters_publish(const vt_pending *items, int n, bool wait,
 	PG_FINALLY();
 	{
 		if (published)
+		{
 			vt_advance_flushed(items, n);
+			vt_stats_published(db, items, n);
+		}
 		pg_write_barrier();
 		pg_atomic_fetch_add_u64(&db->generation, 1);
 		pg_atomic_write_u32(&db->committing, 0);
@@ -1146,4 +1171,174 @@ vt_counters_load_file(void)
 	FreeFile(file);
 	/* Durably: a file that came back after a crash would be added twice. */
 	(void) durable_unlink(VT_COUNTERS_FILE, LOG);
+}
+
+/*
+ * Monitoring (vatoken_stats)
+ *
+ * The "stat_" fields of vt_db_entry: one writer each, the database's
+ * flusher; readers take no lock a flusher waits for (see the opening
+ * comment, "Monitoring").
+ */
+static void
+vt_stats_init_entry(vt_db_entry *db)
+{
+	pg_atomic_init_u64(&db->stat_calls_flushed, 0);
+	pg_atomic_init_u64(&db->stat_flushes, 0);
+	pg_atomic_init_u64(&db->stat_last_flush_at, 0);
+	pg_atomic_init_u64(&db->stat_last_flush_us, 0);
+	pg_atomic_init_u64(&db->stat_flush_errors, 0);
+	pg_atomic_init_u64(&db->stat_last_error_at, 0);
+}
+
+/*
+ * In the publish step, after "flushed" advanced: the calls that stopped
+ * being pending are now counted as flushed, before the generation moves.
+ */
+static void
+vt_stats_published(vt_db_entry *db, const vt_pending *items, int n)
+{
+	uint64		calls = 0;
+
+	for (int i = 0; i < n; i++)
+		if (items[i].resolved)
+			calls += items[i].calls;
+	if (calls > 0)
+		pg_atomic_fetch_add_u64(&db->stat_calls_flushed, calls);
+}
+
+void
+vt_counters_note_flush(TimestampTz started)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+	TimestampTz now = GetCurrentTimestamp();
+
+	pg_atomic_write_u64(&db->stat_last_flush_us, (uint64) Max(now - started, 0));
+	pg_atomic_write_u64(&db->stat_last_flush_at, (uint64) now);
+	pg_atomic_fetch_add_u64(&db->stat_flushes, 1);
+}
+
+void
+vt_counters_note_flush_error(void)
+{
+	/* In error recovery: only the entry this flusher claimed, no lookup. */
+	vt_db_entry *db = vt_my_db;
+
+	if (db == NULL)
+		return;
+	pg_atomic_write_u64(&db->stat_last_error_at, (uint64) GetCurrentTimestamp());
+	pg_atomic_fetch_add_u64(&db->stat_flush_errors, 1);
+}
+
+static int
+vt_stats_find(const vt_db_stats *stats, int n, Oid dbid)
+{
+	for (int i = 0; i < n; i++)
+		if (stats[i].dbid == dbid)
+			return i;
+	return -1;
+}
+
+/* Attempts at a reading that no flush commit overlapped. */
+#define VT_STATS_ATTEMPTS		10
+
+vt_db_stats *
+vt_counters_stats(int *n)
+{
+	vt_db_stats *stats;
+	uint64	   *generations;
+	int			count;
+
+	vt_attach();
+	for (int attempt = 1;; attempt++)
+	{
+		dshash_seq_status status;
+		vt_db_entry *db;
+		vt_counter_entry *entry;
+		int			size = 16;
+		bool		stable = true;
+
+		count = 0;
+		stats = palloc0(sizeof(vt_db_stats) * size);
+		generations = palloc0(sizeof(uint64) * size);
+
+		/* 1. Every database entry: generation first, then the totals. */
+		dshash_seq_init(&status, vt_dbs_tab, false);
+		while ((db = dshash_seq_next(&status)) != NULL)
+		{
+			vt_db_stats *s;
+
+			if (count == size)
+			{
+				size *= 2;
+				stats = repalloc(stats, sizeof(vt_db_stats) * size);
+				generations = repalloc(generations, sizeof(uint64) * size);
+			}
+			generations[count] = pg_atomic_read_u64(&db->generation);
+			pg_read_barrier();
+			if (pg_atomic_read_u32(&db->committing) != 0)
+				stable = false;
+			s = &stats[count++];
+			memset(s, 0, sizeof(*s));
+			s->dbid = db->dbid;
+			s->calls_counted = pg_atomic_read_u64(&db->stat_calls_flushed);
+			s->flushes = pg_atomic_read_u64(&db->stat_flushes);
+			s->last_flush_at = (TimestampTz) pg_atomic_read_u64(&db->stat_last_flush_at);
+			s->last_flush_us = (int64) pg_atomic_read_u64(&db->stat_last_flush_us);
+			s->flush_errors = pg_atomic_read_u64(&db->stat_flush_errors);
+			s->last_error_at = (TimestampTz) pg_atomic_read_u64(&db->stat_last_error_at);
+		}
+		dshash_seq_term(&status);
+
+		/* 2. The counters: how many per database, and their pending calls. */
+		dshash_seq_init(&status, vt_counters_tab, false);
+		while ((entry = dshash_seq_next(&status)) != NULL)
+		{
+			int			i = vt_stats_find(stats, count, entry->key.dbid);
+
+			if (i < 0)
+			{
+				/* No entry yet: no flush of it has run (generation 0). */
+				if (count == size)
+				{
+					size *= 2;
+					stats = repalloc(stats, sizeof(vt_db_stats) * size);
+					generations = repalloc(generations, sizeof(uint64) * size);
+				}
+				i = count++;
+				memset(&stats[i], 0, sizeof(stats[i]));
+				stats[i].dbid = entry->key.dbid;
+				generations[i] = 0;
+			}
+			stats[i].counters++;
+			stats[i].calls_pending += vt_entry_pending(entry, NULL);
+		}
+		dshash_seq_term(&status);
+
+		/* 3. Did a flush publish meanwhile?  Then flushed + pending may be off. */
+		pg_read_barrier();
+		dshash_seq_init(&status, vt_dbs_tab, false);
+		while ((db = dshash_seq_next(&status)) != NULL)
+		{
+			int			i = vt_stats_find(stats, count, db->dbid);
+
+			if (i >= 0 &&
+				(pg_atomic_read_u32(&db->committing) != 0 ||
+				 pg_atomic_read_u64(&db->generation) != generations[i]))
+				stable = false;
+		}
+		dshash_seq_term(&status);
+
+		if (stable || attempt >= VT_STATS_ATTEMPTS)
+			break;
+		pfree(stats);
+		pfree(generations);
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(1000L);
+	}
+	pfree(generations);
+	for (int i = 0; i < count; i++)
+		stats[i].calls_counted += stats[i].calls_pending;
+	*n = count;
+	return stats;
 }

@@ -129,4 +129,27 @@ extern void vt_counters_mark_dropping(Oid dbid, bool dropping);
 extern bool vt_counters_any_flusher(void);
 extern bool vt_counters_is_dropping(Oid dbid);
 
+/*
+ * Monitoring (vatoken_stats).  The claimed flusher of the current database
+ * notes each flush that wrote counts (started: when its round began) and
+ * each error that ends it.  vt_counters_stats reads every database that
+ * shared memory knows of (palloc'd array) and never makes a flusher wait.
+ */
+typedef struct vt_db_stats
+{
+	Oid			dbid;
+	int			counters;		/* counters in the table */
+	uint64		calls_counted;	/* flushed since the server started + pending */
+	uint64		calls_pending;	/* not yet written (spooled on a standby) */
+	uint64		flushes;		/* flushes that wrote counts */
+	TimestampTz last_flush_at;	/* end of the last one, or 0 */
+	int64		last_flush_us;	/* its duration */
+	uint64		flush_errors;	/* errors that ended a flusher */
+	TimestampTz last_error_at;	/* the last one, or 0 */
+} vt_db_stats;
+
+extern void vt_counters_note_flush(TimestampTz started);
+extern void vt_counters_note_flush_error(void);
+extern vt_db_stats *vt_counters_stats(int *n);
+
 #endif							/* VT_COUNTERS_H */

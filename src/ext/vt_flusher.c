@@ -213,6 +213,7 @@ vt_flush_database(void)
 	int			n;
 	int			written = 0;
 	vt_resolved resolved;
+	TimestampTz started = GetCurrentTimestamp();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -263,6 +264,7 @@ vt_flush_database(void)
 	if (vt_counters_commit_flush(items, n, vt_lock_misses >= VT_FLUSH_LOCK_TRIES))
 	{
 		vt_lock_misses = 0;
+		vt_counters_note_flush(started);
 		for (int i = 0; i < n; i++)
 			written += items[i].resolved ? 1 : 0;
 		if (written < n)
@@ -281,13 +283,12 @@ vt_flush_database(void)
 	return written;
 }
 
+static void vt_flush_run(void) pg_attribute_noreturn();
+
 void
 vt_flush_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
-	TimestampTz last_flush;
-	uint32		seen_requests;
-	int			idle_flushes = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -301,6 +302,33 @@ vt_flush_main(Datum arg)
 	/* One flusher per database, even if a restarted launcher asks again. */
 	if (!vt_counters_claim_flush(dbid))
 		proc_exit(0);
+
+	/*
+	 * Nothing here catches an ERROR: it ends the worker (the background
+	 * worker's error handler logs it and exits), what was not written stays
+	 * pending, and the launcher starts a new flusher.  Count it for
+	 * vatoken_stats on the way out.  (A FATAL, e.g. SIGTERM while the
+	 * forwarder waits for the primary, is a shutdown, not an error.)
+	 */
+	PG_TRY();
+	{
+		vt_flush_run();
+	}
+	PG_CATCH();
+	{
+		vt_counters_note_flush_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* The claimed flusher of the current database: never returns. */
+static void
+vt_flush_run(void)
+{
+	TimestampTz last_flush;
+	uint32		seen_requests;
+	int			idle_flushes = 0;
 
 	/*
 	 * Flush at once: the launcher started us because counts are pending.

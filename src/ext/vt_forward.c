@@ -293,6 +293,7 @@ vt_forward_spool(void)
 	int			others;
 	bytea	   *batch;
 	vt_spool_step step;
+	TimestampTz started = GetCurrentTimestamp();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -333,6 +334,7 @@ vt_forward_spool(void)
 	}
 	vt_lock_misses = 0;
 	vt_next_seq++;
+	vt_counters_note_flush(started);	/* for vatoken_stats: spooling is its flush */
 	return n;
 }
 

@@ -568,3 +568,25 @@ vt_batch_item_pending(const vt_batch_item *item, Oid relid, vt_pending *p)
 		p->client = item->client;
 	p->resolved = false;
 }
+
+/*
+ * When batch seq was spooled: its file's modification time (written once,
+ * before the rename that commits it).  0 if it is gone (delivered meanwhile).
+ */
+TimestampTz
+vt_spool_batch_time(const pg_uuid_t *node, Oid dbid, int64 seq)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	vt_batch_path(node, dbid, seq, false, path, sizeof(path));
+	if (stat(path, &st) != 0)
+	{
+		if (errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not stat file \"%s\": %m", path)));
+		return 0;
+	}
+	return time_t_to_timestamptz(st.st_mtime);
+}

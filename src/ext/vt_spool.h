@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
 #include "vatoken.h"
@@ -88,6 +89,8 @@ extern void vt_batch_item_pending(const vt_batch_item *item, Oid relid, vt_pendi
 extern int64 *vt_spool_list(const pg_uuid_t *node, Oid dbid, int *n);	/* sorted */
 extern bytea *vt_spool_read(const pg_uuid_t *node, Oid dbid, int64 seq);
 extern int64 vt_spool_last_seq(const pg_uuid_t *node, Oid dbid);
+/* When batch seq was spooled (its file's mtime); 0 if it is gone. */
+extern TimestampTz vt_spool_batch_time(const pg_uuid_t *node, Oid dbid, int64 seq);
 
 /*
  * Writing a batch takes two steps: prepare writes and fsyncs a temporary

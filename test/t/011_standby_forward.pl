@@ -124,6 +124,11 @@ validate($s1, 0, 7);
 validate($s1, 1, 2);
 validate($s2, 2, 4);
 settled('all three nodes', $primary, $s1, $s2);
+# vatoken_stats on a standby: its spool is delivered, nothing lags.
+is($s1->safe_psql('postgres',
+		'SELECT undelivered_batches, delivery_lag IS NULL, calls_pending, flushes > 0'
+		  . ' FROM vatoken_stats() WHERE datname = current_database()'),
+	'0|t|0|t', 'vatoken_stats on a standby: no undelivered batch, no lag once delivered');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM vatoken.forward_nodes'),
 	'2', 'one node row per standby');
 ok($primary->wait_for_log(qr/connection authorized: user=vt_forward database=postgres application_name=vatoken forward/),
@@ -201,6 +206,10 @@ my $batch = slurp_file($batch_file);
 my $replayed = table_total($s1);
 is(seen_total($s1), $replayed + 8, 'standby1 reports its spooled calls once');
 is(seen_total($s2), $replayed + 5, 'standby2 reports its spooled calls once');
+is($s1->safe_psql('postgres',
+		'SELECT undelivered_batches = ' . spooled($s1) . ', delivery_lag IS NOT NULL'
+		  . ' FROM vatoken_stats() WHERE datname = current_database()'),
+	't|t', 'vatoken_stats on a standby: the primary down, its batches are undelivered and lag');
 
 $s1->kill9;
 for (1 .. 100)

@@ -57,6 +57,7 @@ my %api = (
 	'vatoken_audit(text, timestamptz)' => "vatoken_audit('pub-owner')",
 	'vatoken_audit_prune(interval)' => "vatoken_audit_prune('1 day')",
 	'vatoken_prune()' => "vatoken_prune()",
+	'vatoken_stats()' => "vatoken_stats()",
 	'vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval)' =>
 	  "vatoken_update('pub-owner', 1, enabled => false)",
 	'vatoken_list(text)' => "vatoken_list('pub-owner')",
