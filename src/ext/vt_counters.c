@@ -1295,6 +1295,7 @@ vt_counters_stats(int *n)
 		while ((entry = dshash_seq_next(&status)) != NULL)
 		{
 			int			i = vt_stats_find(stats, count, entry->key.dbid);
+			vt_pending	p;
 
 			if (i < 0)
 			{
@@ -1311,7 +1312,8 @@ vt_counters_stats(int *n)
 				generations[i] = 0;
 			}
 			stats[i].counters++;
-			stats[i].calls_pending += vt_entry_pending(entry, NULL);
+			(void) vt_entry_pending(entry, &p);
+			stats[i].calls_pending += p.calls;
 		}
 		dshash_seq_term(&status);
 
