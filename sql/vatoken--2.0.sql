@@ -325,7 +325,7 @@ REVOKE ALL ON FUNCTION @extschema@.vatoken_deliver(uuid, bigint, bytea) FROM PUB
 -- Monitoring --------------------------------------------------------------
 -- What the fast path of each database is doing: counters, calls counted
 -- and pending, flushes and their errors, and on a standby its undelivered
--- batches (docs/monitoring).  Reads shared memory only: not SECURITY
+-- batches (README, Monitoring).  Reads shared memory only: not SECURITY
 -- DEFINER; EXECUTE is granted to a monitoring role of your choice.
 CREATE FUNCTION @extschema@.vatoken_stats()
 RETURNS TABLE (datid oid, datname name, fast_path boolean, counters integer,
