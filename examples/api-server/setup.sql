@@ -23,6 +23,7 @@ GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]
                           vatoken_rotate(text, bigint, interval),
                           vatoken_list(text),
                           vatoken_usage(text, bigint),
+                          vatoken_usage_daily(text, bigint, date, date),
                           vatoken_delete(text, bigint)
    TO api_settings_manager;
 

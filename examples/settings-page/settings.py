@@ -145,10 +145,16 @@ def logout():
 
 
 def _list(conn, owner):
+    """Every token with its usage, and its last 30 days (oldest first) for
+    the chart: vatoken_usage_daily's calls and refused calls per day."""
     return conn.execute(
-        "SELECT token_id, name, created_at, last_used_at, calls_today, calls_this_week,"
-        "       calls_this_month, calls_last_month, expires_at, status, hint"
-        "  FROM vatoken_list(%s)", (owner,)).fetchall()
+        "SELECT l.token_id, l.name, l.created_at, l.last_used_at, l.last_used_client,"
+        "       l.calls_today, l.calls_this_week, l.calls_this_month, l.calls_last_month,"
+        "       l.expires_at, l.status, l.hint,"
+        "       (SELECT array_agg(d.calls ORDER BY d.day) FROM vatoken_usage_daily(%s, l.token_id) d)"
+        "         AS daily_calls,"
+        "       (SELECT sum(d.rejected) FROM vatoken_usage_daily(%s, l.token_id) d) AS refused_30d"
+        "  FROM vatoken_list(%s) l", (owner, owner, owner)).fetchall()
 
 
 def _page(name, user, created=None, message=None, status=200):

@@ -159,6 +159,11 @@ def main():
         ok("the list shows its usage: 1 today, this week, this month; 0 last month",
            usage == ["1", "1", "1", "0"], usage)
         ok("... and when it was last used", tr is not None and cell(tr, "last-used") != "never")
+        chart = tr and tr.find_element(By.CSS_SELECTOR, "td.chart")
+        ok("... and a 30-day chart of 30 days holding that call",
+           chart is not None and chart.get_attribute("data-calls") == "1"
+           and len(chart.find_elements(By.CSS_SELECTOR, "rect")) == 30,
+           chart and (chart.get_attribute("data-calls"), len(chart.find_elements(By.CSS_SELECTOR, "rect"))))
         driver.save_screenshot(os.path.join(OUT, "settings-page.png"))
 
         # A form without the session's CSRF token is refused.
