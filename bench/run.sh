@@ -11,7 +11,16 @@
 #       function called like (b) can reach
 #
 # pgbench in prepared mode, 1 and 16 clients, tokens drawn at random from
-# 100k or one hot token; then (b) against 1k and 1M issued tokens.
+# 100k or one hot token; then (b) against 1k and 1M issued tokens; then the
+# rate limits (issue 13), all with vatoken_verify on one hot token:
+#
+#   (v) the hot token without a rate limit                      -- the base
+#   (g) a hot token with a rate limit that is never reached
+#   (h) a token at its limit: every call refused (16 clients only)
+#
+# BENCH_PARTS (default "validate issued ratelimit") runs only some of the
+# three tables, e.g. BENCH_PARTS=ratelimit; without "issued" the large
+# fixture is not built.
 # Each case of a cell runs BENCH_REPEATS times (default 3) for BENCH_SECONDS
 # (default 10), interleaved with the other cases; the median is reported.
 # BENCH_BIG (default 1000000) tokens for the large fixture.
@@ -25,6 +34,8 @@ secs=${BENCH_SECONDS:-10}
 big=${BENCH_BIG:-1000000}
 counters=${BENCH_COUNTERS:-200000}
 repeats=${BENCH_REPEATS:-3}
+parts=" ${BENCH_PARTS:-validate issued ratelimit} "
+part() { [[ "$parts" == *" $1 "* ]]; }
 out=bench/out
 mkdir -p "$out"
 
@@ -81,8 +92,11 @@ flush_ticks_stop() {
 }
 
 setup_db bench 100000
-setup_db bench_1k 1000
-setup_db bench_big "$big"
+psql_db bench -f bench/setup_ratelimit.sql >/dev/null
+if part issued; then
+    setup_db bench_1k 1000
+    setup_db bench_big "$big"
+fi
 
 {
     echo "## vatoken benchmark"
@@ -90,12 +104,16 @@ setup_db bench_big "$big"
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
          "$(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }');" \
          "$(postgres --version); pgbench -M prepared, median of ${repeats} interleaved runs of ${secs} s per case, vatoken preloaded, fsync on."
+} | tee "$out/results.md"
+if part validate; then
+{
     echo
     echo "Transactions per second:"
     echo
     echo "| tokens drawn | clients | (a) read | (b) vatoken | (c) naive | (d) SELECT 1 | (e) call alone | (f) shape | (b)/(a) | (b)/(c) | (b)/(f) | (e)/(a) | (f)/(a) | flush CPU |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-} | tee "$out/results.md"
+} | tee -a "$out/results.md"
+fi
 
 # The median of numbers separated by blanks or newlines.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -120,6 +138,7 @@ run_cell() {
 declare -A target_ba=([random,1]=0.85 [hot,1]=0.90 [random,16]=0.50 [hot,16]=0.75)
 below() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r < t) }'; }
 failures=0
+part validate &&
 for draw in random hot; do
     if [ "$draw" = random ]; then set_i='\set i random(1, 100000)'; label='random of 100k'
     else set_i='\set i 1'; label='one hot token'; fi
@@ -140,7 +159,7 @@ for draw in random hot; do
     done
 done
 
-{
+part issued && {
     echo
     echo "(b) vatoken against the number of issued tokens: calls drawn at random from"
     echo "every issued token, and from the same 1k tokens among all issued:"
@@ -148,6 +167,7 @@ done
     echo "| clients | calls drawn from | 1k issued | $big issued | big/1k |"
     echo "|---|---|---|---|---|"
 } | tee -a "$out/results.md"
+part issued &&
 for clients in 1 16; do
     for active in all 1k; do
         small="" large=""
@@ -165,9 +185,59 @@ for clients in 1 16; do
     done
 done
 
+# The cases of one cell with the same query, each with its own token (the
+# draw line that names it), interleaved as in run_cell; medians in order.
+run_cell_draws() {
+    local db=$1 query=$2 clients=$3; shift 3
+    local d r i
+    local -a runs=()
+    for r in $(seq "$repeats"); do
+        i=0
+        for d in "$@"; do
+            runs[i]+="$(run_case "$db" "$query" "$d" "$clients") "
+            i=$((i + 1))
+        done
+    done
+    for i in "${!runs[@]}"; do
+        echo "${runs[i]}" | median
+    done
+}
+
+if part ratelimit; then
+    # The fixture must be what the cells say: (g) accepts, (h) refuses.
+    statuses=$(psql_db bench -At -c \
+        "SELECT string_agg(i || ':' || status, ' ' ORDER BY i) FROM fixture, vatoken_verify(fixture.token) WHERE i IN (-1, 0, 1)")
+    [ "$statuses" = "-1:rate_limited 0:valid 1:valid" ] || { echo "rate-limit fixture: $statuses" >&2; exit 1; }
+    {
+        echo
+        echo "Rate limits (issue 13): vatoken_verify on one hot token, transactions per second:"
+        echo
+        echo "| clients | (v) no limit | (g) limit never reached | (h) at its limit, refused | (g)/(v) | (h)/(v) | (h)/(g) |"
+        echo "|---|---|---|---|---|---|---|"
+    } | tee -a "$out/results.md"
+    for clients in 1 16; do
+        if [ "$clients" = 16 ]; then
+            read -r v g h <<<"$(run_cell_draws bench g_verify.sql "$clients" \
+                '\set i 1' '\set i 0' '\set i -1' | tr '\n' ' ')"
+        else
+            read -r v g <<<"$(run_cell_draws bench g_verify.sql "$clients" \
+                '\set i 1' '\set i 0' | tr '\n' ' ')"
+            h=""
+        fi
+        gv=$(ratio "$g" "$v")
+        if [ -n "$h" ]; then hv=$(ratio "$h" "$v"); hg=$(ratio "$h" "$g"); else hv="–"; hg="–"; h="–"; fi
+        echo "| $clients | $v | $g | $h | $gv | $hv | $hg |" | tee -a "$out/results.md"
+        if [ "$clients" = 16 ]; then
+            below "$gv" 0.9 && failures=$((failures + 1))
+            below "$hv" 1.0 && failures=$((failures + 1))
+        fi
+    done
+fi
+
 {
     echo
     echo "Targets: (b)/(a) >= 0.85 and 0.90 at one client (random, hot), >= 0.50 and 0.75 at"
     echo "16 clients; (b)/(c) >= 3 (>= 20 on the hot token at 16 clients); (b)/(f) >= 0.9 at one"
-    echo "client; big/1k >= 0.9 for calls drawn from 1k tokens. Targets missed: $failures."
+    echo "client; big/1k >= 0.9 for calls drawn from 1k tokens; at 16 clients (g)/(v) >= 0.9 and"
+    echo "(h)/(v) >= 1. Targets missed (of the tables run): $failures."
 } | tee -a "$out/results.md"

@@ -138,4 +138,7 @@ extern int64 vt_check_token_id(FunctionCallInfo fcinfo, int argno);
 /* vt_functions.c: vatoken.usage_retention, in minutes */
 extern int	vt_usage_retention_min;
 
+/* Daily usage of days before this one may be pruned (vt_functions.c). */
+extern vt_day vt_usage_prune_cutoff(void);
+
 #endif							/* VATOKEN_H */

@@ -195,6 +195,9 @@ typedef struct vt_db_entry
 	pg_atomic_uint64 stat_last_flush_us;	/* its duration */
 	pg_atomic_uint64 stat_flush_errors; /* errors that ended a flusher */
 	pg_atomic_uint64 stat_last_error_at;	/* TimestampTz, or 0 */
+	/* Written by the database's flusher only: its last committed prune. */
+	Oid			pruned_relid;	/* of this tokens table (InvalidOid: none yet) */
+	int32		pruned_before;	/* removed the daily usage before this vt_day */
 } vt_db_entry;
 
 typedef struct vt_control
@@ -502,6 +505,8 @@ vt_db_entry_for(Oid dbid)
 		db->flusher = 0;
 		db->dropping_since = 0;
 		vt_stats_init_entry(db);
+		db->pruned_relid = InvalidOid;
+		db->pruned_before = 0;
 	}
 	dshash_release_lock(vt_dbs_tab, db);
 	if (dbid == MyDatabaseId)
@@ -944,6 +949,29 @@ uint32
 vt_counters_waiting(void)
 {
 	return pg_atomic_read_u32(&vt_ctl->waiting);
+}
+
+/*
+ * Pruning of daily usage by the flusher of the current database
+ * (vt_flusher.c): only that process reads or writes these fields, and one
+ * flusher of a database runs at a time, so they need no lock.  They outlive
+ * the flusher: its successors do not prune again what it already pruned.
+ */
+bool
+vt_counters_pruned(Oid relid, vt_day before)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+
+	return db->pruned_relid == relid && db->pruned_before == before;
+}
+
+void
+vt_counters_set_pruned(Oid relid, vt_day before)
+{
+	vt_db_entry *db = vt_db_entry_for(MyDatabaseId);
+
+	db->pruned_relid = relid;
+	db->pruned_before = before;
 }
 
 /*

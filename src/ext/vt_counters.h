@@ -121,6 +121,14 @@ extern void vt_counters_save_file(void);
 extern void vt_counters_wait_for_others(void);
 
 /*
+ * For the flusher of the current database: did a flush worker of it already
+ * prune the daily usage of tokens table relid up to (not including) day
+ * "before" since the server started?  Record that it did.
+ */
+extern bool vt_counters_pruned(Oid relid, vt_day before);
+extern void vt_counters_set_pruned(Oid relid, vt_day before);
+
+/*
  * DROP DATABASE support: a database marked as dropping has no flusher for
  * VT_DROPPING_MS (longer than DROP DATABASE waits for other sessions).
  */

@@ -167,10 +167,22 @@ vt_boot_value(struct config_generic *gconf, char *buf, size_t buflen)
 }
 
 /*
+ * The settings that define the database's calendar days, which its sessions
+ * count calls under: the worker keeps the database's stored value, to prune
+ * daily usage by the same days.  Only a superuser can store them (PGC_SUSET,
+ * and vt_clock.c refuses them from a session), and they change no SQL.
+ */
+static const char *const vt_database_calendar[] = {
+	"vatoken.timezone",
+	"vatoken.debug_now",
+};
+
+/*
  * Every setting that the database's stored settings gave (ALTER DATABASE
  * ... SET, which its owner may run for any setting a user may change) goes
- * back to its built-in default, then the settings above are pinned.  Only
- * a superuser can store settings for the bootstrap superuser role itself.
+ * back to its built-in default, except the calendar above, then the
+ * settings above are pinned.  Only a superuser can store settings for the
+ * bootstrap superuser role itself.
  */
 static void
 vt_pin_environment(void)
@@ -183,9 +195,14 @@ vt_pin_environment(void)
 		struct config_generic *gconf = gucs[i];
 		char		buf[64];
 		const char *boot;
+		bool		calendar = false;
 
 		if (gconf->source != PGC_S_DATABASE ||
 			(gconf->flags & GUC_CUSTOM_PLACEHOLDER) != 0)
+			continue;
+		for (int j = 0; j < lengthof(vt_database_calendar); j++)
+			calendar |= strcmp(gconf->name, vt_database_calendar[j]) == 0;
+		if (calendar)
 			continue;
 		boot = vt_boot_value(gconf, buf, sizeof(buf));
 		if (boot != NULL)
@@ -283,6 +300,74 @@ vt_flush_database(void)
 	return written;
 }
 
+/*
+ * Pruning of daily usage (issue 13): rows of days before
+ * vt_usage_prune_cutoff (vatoken.usage_retention, never the current or the
+ * previous month) go, as vatoken_prune() would remove them.  A flusher looks
+ * after its first flush and then at most every VT_PRUNE_CHECK_MS, in a
+ * transaction of its own; the DELETE runs only when the cutoff moved since
+ * the last prune of this database that committed (vt_counters_pruned, kept
+ * in shared memory across flushers), i.e. about once a day, after a server
+ * start and after a change of the setting.  Without an index on
+ * vatoken.usage (day) the DELETE reads the whole table.  Like the flush it
+ * never waits: the tables are locked conditionally, rows with SKIP LOCKED;
+ * a busy table is tried again at the next round, rows that were locked at
+ * the next cutoff.  Only the 2.0 schema is pruned: with an older one daily
+ * usage is kept for as long as the token exists.
+ *
+ * vatoken.usage_retention comes from the server's configuration (a
+ * superuser's): like every setting, a value stored for the database went
+ * back to its built-in default in vt_pin_environment.
+ */
+#define VT_PRUNE_CHECK_MS	(3600 * 1000)
+
+static TimestampTz vt_prune_checked = 0;	/* 0: not yet in this process */
+
+static void
+vt_prune_usage_if_due(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	vt_rels		rels;
+	vt_resolved resolved;
+	vt_day		cutoff;
+	bool		pruned = false;
+
+	if (vt_prune_checked != 0 &&
+		!TimestampDifferenceExceeds(vt_prune_checked, now, VT_PRUNE_CHECK_MS))
+		return;
+	if (RecoveryInProgress())
+		return;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	cutoff = vt_usage_prune_cutoff();
+	resolved = vt_resolve(&rels, true, AccessShareLock, RowExclusiveLock, false);
+	if (resolved == VT_RESOLVE_BUSY)
+	{
+		CommitTransactionCommand();
+		return;					/* try again after the next flush */
+	}
+	if (resolved == VT_RESOLVED && rels.schema_2_0 &&
+		!vt_counters_pruned(rels.tokens, cutoff))
+	{
+		pgstat_report_activity(STATE_RUNNING, "vatoken: pruning daily usage");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		vt_store_connect();
+		(void) vt_store_prune_usage(cutoff, true);
+		vt_store_disconnect();
+		PopActiveSnapshot();
+		pruned = true;
+	}
+	CommitTransactionCommand();
+	if (pruned)
+	{
+		vt_counters_set_pruned(rels.tokens, cutoff);
+		pgstat_report_stat(true);
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	vt_prune_checked = now;
+}
+
 static void vt_flush_run(void) pg_attribute_noreturn();
 
 void
@@ -345,6 +430,7 @@ vt_flush_run(void)
 	seen_requests = vt_counters_flush_requests();
 	vt_flush_database();
 	last_flush = GetCurrentTimestamp();
+	vt_prune_usage_if_due();
 
 	for (;;)
 	{
@@ -397,6 +483,7 @@ vt_flush_run(void)
 		else if (++idle_flushes >= 2)
 			proc_exit(0);		/* the launcher starts us again when needed */
 		last_flush = GetCurrentTimestamp();
+		vt_prune_usage_if_due();
 	}
 }
 

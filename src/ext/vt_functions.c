@@ -663,24 +663,37 @@ vatoken_delete(PG_FUNCTION_ARGS)
 }
 
 /*
- * vatoken_prune(): remove daily usage rows older than vatoken.usage_retention,
- * in vatoken.timezone days.  The current and the previous month are never
- * removed, whatever the setting, so every period of vatoken_list stays
- * whole.  Returns how many rows went.
+ * The first day of daily usage that vatoken.usage_retention keeps today, in
+ * vatoken.timezone days: rows of earlier days may go.  Never later than the
+ * first day of the previous month, whatever the setting, so every period of
+ * vatoken_list stays whole.  The one rule of vatoken_prune() and of the
+ * flush workers (vt_flusher.c).
  */
-Datum
-vatoken_prune(PG_FUNCTION_ARGS)
+vt_day
+vt_usage_prune_cutoff(void)
 {
 	vt_periods	periods;
 	vt_day		cutoff;
-	int64		n;
 
 	vt_periods_for(vt_today(), &periods);
 	cutoff = periods.today - vt_usage_retention_min / (24 * 60);
 	if (cutoff > periods.last_month_start)
 		cutoff = periods.last_month_start;
+	return cutoff;
+}
+
+/*
+ * vatoken_prune(): remove daily usage rows older than vatoken.usage_retention
+ * (vt_usage_prune_cutoff).  Returns how many rows went.
+ */
+Datum
+vatoken_prune(PG_FUNCTION_ARGS)
+{
+	vt_day		cutoff = vt_usage_prune_cutoff();
+	int64		n;
+
 	vt_store_connect();
-	n = vt_store_prune_usage(cutoff);
+	n = vt_store_prune_usage(cutoff, false);
 	vt_store_disconnect();
 	PG_RETURN_INT64(n);
 }

@@ -70,8 +70,17 @@ typedef struct vt_rate_control
 	int			tranche;
 	dshash_table_handle handle;
 	pg_atomic_uint32 inserts;
-	char		area[FLEXIBLE_ARRAY_MEMBER];
+	char		area[FLEXIBLE_ARRAY_MEMBER];	/* use VT_RATE_AREA() */
 } vt_rate_control;
+
+/*
+ * The DSA area, MAXALIGNed: "area" itself sits at offset 20, and an area
+ * placed there puts every entry's 64-bit word 4 bytes off its alignment, so
+ * some words straddle two cache lines and each compare-and-swap on them is
+ * a split lock (the kernel traps and throttles it: a call 20 times slower).
+ */
+#define VT_RATE_AREA(ctl) \
+	((char *) (ctl) + MAXALIGN(offsetof(vt_rate_control, area)))
 
 static vt_rate_control *vt_rate_ctl = NULL;
 static dsa_area *vt_rate_area = NULL;
@@ -118,7 +127,7 @@ vt_rate_shmem_startup(void)
 		vt_rate_ctl->tranche = LWLockNewTrancheId();
 		pg_atomic_init_u32(&vt_rate_ctl->inserts, 0);
 		LWLockRegisterTranche(vt_rate_ctl->tranche, "vatoken rate limits");
-		area = dsa_create_in_place(vt_rate_ctl->area, VT_RATE_AREA_SIZE,
+		area = dsa_create_in_place(VT_RATE_AREA(vt_rate_ctl), VT_RATE_AREA_SIZE,
 								   vt_rate_ctl->tranche, NULL);
 		dsa_pin(area);
 		/* The postmaster must not create DSM segments: cap while creating. */
@@ -158,7 +167,7 @@ vt_rate_attach(void)
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	LWLockRegisterTranche(vt_rate_ctl->tranche, "vatoken rate limits");
 	vt_rate_params.tranche_id = vt_rate_ctl->tranche;
-	vt_rate_area = dsa_attach_in_place(vt_rate_ctl->area, NULL);
+	vt_rate_area = dsa_attach_in_place(VT_RATE_AREA(vt_rate_ctl), NULL);
 	dsa_pin_mapping(vt_rate_area);
 	vt_rate_tab = dshash_attach(vt_rate_area, &vt_rate_params, vt_rate_ctl->handle, NULL);
 	MemoryContextSwitchTo(old);

@@ -151,6 +151,13 @@ static vt_plan plan_usage_prune = {
 	1, {DATEOID}
 };
 
+/* The same for a flush worker: rows locked by a transaction stay. */
+static vt_plan plan_usage_prune_skip_locked = {
+	"DELETE FROM vatoken.usage WHERE ctid" EQ "ANY (ARRAY("
+	" SELECT l.ctid FROM vatoken.usage l WHERE l.day" LT "$1 FOR UPDATE OF l SKIP LOCKED))",
+	1, {DATEOID}
+};
+
 static vt_plan plan_audit_prune = {
 	"DELETE FROM vatoken.audit WHERE at" LT "$1",
 	1, {TIMESTAMPTZOID}
@@ -802,12 +809,13 @@ vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out, TupleD
 }
 
 int64
-vt_store_prune_usage(vt_day before)
+vt_store_prune_usage(vt_day before, bool skip_locked)
 {
 	Datum		args[1];
 
 	args[0] = DateADTGetDatum(VT_DATEADT_FROM_DAY(before));
-	vt_execute(&plan_usage_prune, args, false, 0);
+	vt_execute(skip_locked ? &plan_usage_prune_skip_locked : &plan_usage_prune,
+			   args, false, 0);
 	return (int64) SPI_processed;
 }
 

@@ -93,8 +93,12 @@ extern void vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate 
 								TupleDesc desc);
 extern int64 vt_store_prune_audit(TimestampTz before);
 
-/* Remove the daily usage rows of days before "before"; how many. */
-extern int64 vt_store_prune_usage(vt_day before);
+/*
+ * Remove the daily usage rows of days before "before"; how many.  With
+ * skip_locked, rows another transaction has locked stay (the flush workers
+ * never wait for a transaction's lock).
+ */
+extern int64 vt_store_prune_usage(vt_day before, bool skip_locked);
 
 /*
  * Give owner's token token_id the secret with this hash (and hint).  With
