@@ -35,6 +35,8 @@ ALTER TABLE vatoken.usage
     ADD COLUMN last_used_client inet,
     ADD COLUMN last_client_at   timestamptz,
     ADD CONSTRAINT usage_rejected_check CHECK (rejected OPERATOR(pg_catalog.>=) 0);
+-- Pruning (vatoken_prune and the flush workers) removes the oldest days.
+CREATE INDEX usage_day_idx ON vatoken.usage (day);
 
 -- Rate-limit windows without the preload (with it they live in shared
 -- memory): the current window of each rate-limited token.

@@ -74,6 +74,8 @@ CREATE TABLE vatoken.usage (
     CONSTRAINT usage_calls_check CHECK (calls OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT usage_rejected_check CHECK (rejected OPERATOR(pg_catalog.>=) 0)
 );
+-- Pruning (vatoken_prune and the flush workers) removes the oldest days.
+CREATE INDEX usage_day_idx ON vatoken.usage (day);
 
 REVOKE ALL ON ALL TABLES IN SCHEMA vatoken FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA vatoken FROM PUBLIC;

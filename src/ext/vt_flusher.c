@@ -168,13 +168,16 @@ vt_boot_value(struct config_generic *gconf, char *buf, size_t buflen)
 
 /*
  * The settings that define the database's calendar days, which its sessions
- * count calls under: the worker keeps the database's stored value, to prune
- * daily usage by the same days.  Only a superuser can store them (PGC_SUSET,
- * and vt_clock.c refuses them from a session), and they change no SQL.
+ * count calls under, and how long its daily usage is kept: the worker keeps
+ * the database's stored value, to prune daily usage by the same days and
+ * retention as vatoken_prune() in a session.  Only a superuser can store
+ * them (PGC_SUSET; vt_clock.c also refuses the calendar from a session), and
+ * they change no SQL.
  */
 static const char *const vt_database_calendar[] = {
 	"vatoken.timezone",
 	"vatoken.debug_now",
+	"vatoken.usage_retention",
 };
 
 /*
@@ -308,16 +311,16 @@ vt_flush_database(void)
  * transaction of its own; the DELETE runs only when the cutoff moved since
  * the last prune of this database that committed (vt_counters_pruned, kept
  * in shared memory across flushers), i.e. about once a day, after a server
- * start and after a change of the setting.  Without an index on
- * vatoken.usage (day) the DELETE reads the whole table.  Like the flush it
+ * start and after a change of the setting; it finds the rows through the
+ * index on vatoken.usage (day) (schema 2.0).  Like the flush it
  * never waits: the tables are locked conditionally, rows with SKIP LOCKED;
  * a busy table is tried again at the next round, rows that were locked at
  * the next cutoff.  Only the 2.0 schema is pruned: with an older one daily
  * usage is kept for as long as the token exists.
  *
- * vatoken.usage_retention comes from the server's configuration (a
- * superuser's): like every setting, a value stored for the database went
- * back to its built-in default in vt_pin_environment.
+ * vatoken.usage_retention is the database's, as in its sessions: only a
+ * superuser can set it, so vt_pin_environment keeps a value stored for the
+ * database.
  */
 #define VT_PRUNE_CHECK_MS	(3600 * 1000)
 

@@ -2,8 +2,9 @@
 # vatoken_prune() does without it:
 # - rows older than vatoken.usage_retention go, after a flush, without
 #   anyone calling vatoken_prune();
-# - the retention is the server's: a value stored for the database
-#   (ALTER DATABASE ... SET) does not reach the worker;
+# - the retention is the database's, as for its sessions: 400 days by
+#   default, or what a superuser stored for it (ALTER DATABASE ... SET; only
+#   a superuser may set it), while the worker's other settings are pinned;
 # - the current and the previous month stay even with a retention of one
 #   day, and they are the months of the database's vatoken.timezone, which
 #   the worker keeps (a database west of UTC is still in May when UTC is in
@@ -59,16 +60,21 @@ sub call
 		't', "$db: a call starts its worker");
 }
 
-# --- the server's retention (400 days), not the database's
-insert_days('app', '2024-01-01', '2025-06-01');
-$node->safe_psql('postgres', "ALTER DATABASE app SET vatoken.usage_retention = '1d'");
-is($node->safe_psql('app', 'SHOW vatoken.usage_retention'), '1d',
-	'control: the database\'s retention applies to its sessions');
-call('app');
-ok(poll_until($node, 'app', "SELECT NOT EXISTS (SELECT FROM vatoken.usage WHERE day = '2024-01-01')"),
+# --- the default retention (400 days) in west; 1 day stored for app
+insert_days('west', '2024-01-01', '2025-06-01');
+call('west');
+ok(poll_until($node, 'west', "SELECT NOT EXISTS (SELECT FROM vatoken.usage WHERE day = '2024-01-01')"),
 	'the worker prunes a day older than 400 days');
-is(days('app'), '2025-06-01', 'and keeps the rest: the database\'s 1 day did not reach it');
+is(days('west'), '2025-06-01', 'and keeps the rest');
+insert_days('app', '2024-01-01', '2025-06-01', '2026-05-02');
+$node->safe_psql('postgres', "ALTER DATABASE app SET vatoken.usage_retention = '1d'");
+call('app');
+ok(poll_until($node, 'app', "SELECT NOT EXISTS (SELECT FROM vatoken.usage WHERE day < '2026-05-01')"),
+	'a retention a superuser stored for the database reaches its worker');
+is(days('app'), '2026-05-02', 'which keeps the previous month (May) whole');
 $node->safe_psql('postgres', 'ALTER DATABASE app RESET ALL');
+$node->safe_psql('west', "DELETE FROM vatoken.usage WHERE day < '2026-01-01'");
+$node->safe_psql('app', "DELETE FROM vatoken.usage WHERE day < '2026-06-01'");
 
 # --- a retention of one day; the clock on 1 June 05:00 UTC, 31 May in the west
 $node->stop;
