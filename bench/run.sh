@@ -229,7 +229,9 @@ if part ratelimit; then
         echo "| $clients | $v | $g | $h | $gv | $hv | $hg |" | tee -a "$out/results.md"
         if [ "$clients" = 16 ]; then
             below "$gv" 0.9 && failures=$((failures + 1))
-            below "$hv" 1.0 && failures=$((failures + 1))
+            # "A token at its limit refuses at least as fast as it accepts":
+            # the same limited token, refusing (h) against accepting (g).
+            below "$hg" 1.0 && failures=$((failures + 1))
         fi
     done
 fi
@@ -239,5 +241,5 @@ fi
     echo "Targets: (b)/(a) >= 0.85 and 0.90 at one client (random, hot), >= 0.50 and 0.75 at"
     echo "16 clients; (b)/(c) >= 3 (>= 20 on the hot token at 16 clients); (b)/(f) >= 0.9 at one"
     echo "client; big/1k >= 0.9 for calls drawn from 1k tokens; at 16 clients (g)/(v) >= 0.9 and"
-    echo "(h)/(v) >= 1. Targets missed (of the tables run): $failures."
+    echo "(h)/(g) >= 1. Targets missed (of the tables run): $failures."
 } | tee -a "$out/results.md"
