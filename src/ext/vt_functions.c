@@ -1,14 +1,17 @@
 /*
  * vt_functions.c
- *	  The SQL-callable functions: vatoken_create, vatoken_validate,
- *	  vatoken_list, vatoken_usage and vatoken_delete.
+ *	  The SQL-callable functions of tokens and their usage: vatoken_create,
+ *	  vatoken_validate, vatoken_verify, vatoken_update, vatoken_rotate,
+ *	  vatoken_report_leak, vatoken_list, vatoken_usage, vatoken_usage_daily,
+ *	  vatoken_delete and vatoken_prune.
  *
  * They are declared SECURITY DEFINER with search_path pinned to pg_catalog,
- * pg_temp (see sql/vatoken--*.sql), except vatoken_validate from 1.2: on its
- * hot path it resolves no name, and its transactional path pins search_path
- * itself (see there).  A plaintext token exists only in the
- * argument of vatoken_validate and the result of vatoken_create; it is never
- * stored, logged or put in an error message.
+ * pg_temp (see sql/vatoken--*.sql), except vatoken_validate (from 1.2) and
+ * vatoken_verify: on their hot path they resolve no name, and their
+ * transactional path pins search_path itself (see there).  A plaintext
+ * token exists only in the argument of vatoken_validate, vatoken_verify and
+ * vatoken_report_leak and in the result of vatoken_create and
+ * vatoken_rotate; it is never stored, logged or put in an error message.
  */
 #include "postgres.h"
 

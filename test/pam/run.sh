@@ -940,7 +940,7 @@ case_psql "psql, alice with bob's token" fail alice "$B_TOK"
 case_psql "psql, alice with a malformed token" fail alice "secret"
 
 # ---------------------------------------------------------------- server log
-echo "# the token in the token database's log (README: the recipe for the module's role)"
+echo "# the token in the token database's log (docs/pam.md: the recipe for the module's role)"
 # Database-level settings apply at the next connection start: no reload race.
 sql -c "ALTER DATABASE vatoken SET log_statement = 'all'"
 # log_has_token LABEL WANT(yes|no): the log written by the last case_pt
