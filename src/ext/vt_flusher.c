@@ -307,68 +307,99 @@ vt_flush_database(void)
  * Pruning of daily usage (issue 13): rows of days before
  * vt_usage_prune_cutoff (vatoken.usage_retention, never the current or the
  * previous month) go, as vatoken_prune() would remove them.  A flusher looks
- * after its first flush and then at most every VT_PRUNE_CHECK_MS, in a
- * transaction of its own; the DELETE runs only when the cutoff moved since
- * the last prune of this database that committed (vt_counters_pruned, kept
- * in shared memory across flushers), i.e. about once a day, after a server
- * start and after a change of the setting; it finds the rows through the
- * index on vatoken.usage (day) (schema 2.0).  Like the flush it
- * never waits: the tables are locked conditionally, rows with SKIP LOCKED;
- * a busy table is tried again at the next round, rows that were locked at
- * the next cutoff.  Only the 2.0 schema is pruned: with an older one daily
- * usage is kept for as long as the token exists.
+ * after its first flush and then at most every VT_PRUNE_CHECK_MS; it prunes
+ * only when the cutoff moved since the last complete prune of this database
+ * (vt_counters_pruned, kept in shared memory across flushers), i.e. about
+ * once a day, after a server start and after a change of the setting.  It
+ * deletes at most VT_PRUNE_BATCH_ROWS rows per transaction and
+ * VT_PRUNE_BATCHES transactions per round, found through the index on
+ * vatoken.usage (day): a large backlog (the first prune after an upgrade)
+ * is worked off over several rounds, each after a flush, so flushes go on
+ * and a shutdown is not held up.  Like the flush it never waits: the tables
+ * are locked conditionally, rows with SKIP LOCKED; a busy table is tried
+ * again at the next round, rows that were locked at the next cutoff.  Only
+ * the 2.0 schema is pruned: with an older one daily usage is kept for as
+ * long as the token exists.
  *
  * vatoken.usage_retention is the database's, as in its sessions: only a
  * superuser can set it, so vt_pin_environment keeps a value stored for the
  * database.
  */
 #define VT_PRUNE_CHECK_MS	(3600 * 1000)
+#define VT_PRUNE_BATCH_ROWS	10000
+#define VT_PRUNE_BATCHES	10
 
 static TimestampTz vt_prune_checked = 0;	/* 0: not yet in this process */
+static bool vt_prune_unfinished = false;	/* a round left rows to prune */
 
-static void
-vt_prune_usage_if_due(void)
+/* One batch of the prune in a transaction of its own; false: stop here. */
+static bool
+vt_prune_batch(bool *complete)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	vt_rels		rels;
 	vt_resolved resolved;
 	vt_day		cutoff;
-	bool		pruned = false;
-
-	if (vt_prune_checked != 0 &&
-		!TimestampDifferenceExceeds(vt_prune_checked, now, VT_PRUNE_CHECK_MS))
-		return;
-	if (RecoveryInProgress())
-		return;
+	int64		n = 0;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	cutoff = vt_usage_prune_cutoff();
 	resolved = vt_resolve(&rels, true, AccessShareLock, RowExclusiveLock, false);
-	if (resolved == VT_RESOLVE_BUSY)
+	if (resolved != VT_RESOLVED || !rels.schema_2_0)
 	{
 		CommitTransactionCommand();
-		return;					/* try again after the next flush */
+		/* Busy: try again after the next flush; missing or old: nothing. */
+		*complete = resolved != VT_RESOLVE_BUSY;
+		return false;
 	}
-	if (resolved == VT_RESOLVED && rels.schema_2_0 &&
-		!vt_counters_pruned(rels.tokens, cutoff))
+	if (vt_counters_pruned(rels.tokens, cutoff))
 	{
-		pgstat_report_activity(STATE_RUNNING, "vatoken: pruning daily usage");
-		PushActiveSnapshot(GetTransactionSnapshot());
-		vt_store_connect();
-		(void) vt_store_prune_usage(cutoff, true);
-		vt_store_disconnect();
-		PopActiveSnapshot();
-		pruned = true;
+		CommitTransactionCommand();
+		*complete = true;
+		return false;
 	}
+	pgstat_report_activity(STATE_RUNNING, "vatoken: pruning daily usage");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	vt_store_connect();
+	n = vt_store_prune_usage(cutoff, VT_PRUNE_BATCH_ROWS);
+	vt_store_disconnect();
+	PopActiveSnapshot();
 	CommitTransactionCommand();
-	if (pruned)
+	pgstat_report_stat(true);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (n < VT_PRUNE_BATCH_ROWS)
 	{
 		vt_counters_set_pruned(rels.tokens, cutoff);
-		pgstat_report_stat(true);
-		pgstat_report_activity(STATE_IDLE, NULL);
+		*complete = true;
+		return false;
 	}
+	return true;
+}
+
+static void
+vt_prune_usage_if_due(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	bool		complete = false;
+
+	if (!vt_prune_unfinished && vt_prune_checked != 0 &&
+		!TimestampDifferenceExceeds(vt_prune_checked, now, VT_PRUNE_CHECK_MS))
+		return;
+	if (RecoveryInProgress())
+		return;
+	/* Set first: a prune that fails is not retried at once by this process. */
 	vt_prune_checked = now;
+	vt_prune_unfinished = false;
+
+	for (int b = 0; b < VT_PRUNE_BATCHES; b++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending || vt_counters_is_dropping(MyDatabaseId))
+			break;
+		if (!vt_prune_batch(&complete))
+			break;
+	}
+	vt_prune_unfinished = !complete;
 }
 
 static void vt_flush_run(void) pg_attribute_noreturn();

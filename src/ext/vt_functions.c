@@ -696,7 +696,7 @@ vatoken_prune(PG_FUNCTION_ARGS)
 	int64		n;
 
 	vt_store_connect();
-	n = vt_store_prune_usage(cutoff, false);
+	n = vt_store_prune_usage(cutoff, 0);
 	vt_store_disconnect();
 	PG_RETURN_INT64(n);
 }

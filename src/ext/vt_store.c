@@ -151,11 +151,15 @@ static vt_plan plan_usage_prune = {
 	1, {DATEOID}
 };
 
-/* The same for a flush worker: rows locked by a transaction stay. */
+/*
+ * The same for a flush worker, at most $2 rows at a time: rows locked by a
+ * transaction stay.
+ */
 static vt_plan plan_usage_prune_skip_locked = {
 	"DELETE FROM vatoken.usage WHERE ctid" EQ "ANY (ARRAY("
-	" SELECT l.ctid FROM vatoken.usage l WHERE l.day" LT "$1 FOR UPDATE OF l SKIP LOCKED))",
-	1, {DATEOID}
+	" SELECT l.ctid FROM vatoken.usage l WHERE l.day" LT "$1 LIMIT $2"
+	" FOR UPDATE OF l SKIP LOCKED))",
+	2, {DATEOID, INT4OID}
 };
 
 static vt_plan plan_audit_prune = {
@@ -809,12 +813,13 @@ vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate *out, TupleD
 }
 
 int64
-vt_store_prune_usage(vt_day before, bool skip_locked)
+vt_store_prune_usage(vt_day before, int32 limit)
 {
-	Datum		args[1];
+	Datum		args[2];
 
 	args[0] = DateADTGetDatum(VT_DATEADT_FROM_DAY(before));
-	vt_execute(skip_locked ? &plan_usage_prune_skip_locked : &plan_usage_prune,
+	args[1] = Int32GetDatum(limit);
+	vt_execute(limit > 0 ? &plan_usage_prune_skip_locked : &plan_usage_prune,
 			   args, false, 0);
 	return (int64) SPI_processed;
 }

@@ -94,11 +94,11 @@ extern void vt_store_read_audit(text *owner, TimestampTz since, Tuplestorestate 
 extern int64 vt_store_prune_audit(TimestampTz before);
 
 /*
- * Remove the daily usage rows of days before "before"; how many.  With
- * skip_locked, rows another transaction has locked stay (the flush workers
- * never wait for a transaction's lock).
+ * Remove the daily usage rows of days before "before"; how many.  With a
+ * limit (> 0), at most that many, and rows another transaction has locked
+ * stay (the flush workers never wait for a transaction's lock); 0: all.
  */
-extern int64 vt_store_prune_usage(vt_day before, bool skip_locked);
+extern int64 vt_store_prune_usage(vt_day before, int32 limit);
 
 /*
  * Give owner's token token_id the secret with this hash (and hint).  With

@@ -99,5 +99,18 @@ is(days('west'), '2026-04-01,2026-04-30,2026-05-01,2026-05-31',
 # vatoken_prune() in a session draws the same line.
 is($node->safe_psql('west', 'SELECT vatoken_prune()'), '0', 'vatoken_prune() finds nothing more to prune');
 
+# --- a backlog larger than one round (10 batches of 10,000 rows) goes over
+# several rounds, each after a flush; the previous month stays.
+$node->safe_psql('app',
+	"INSERT INTO vatoken.usage (token_id, day, calls) SELECT 1, date '1600-01-01' + g, 1"
+	  . ' FROM generate_series(0, 119999) g');
+# (Rows older than a cutoff already pruned wait for the next cutoff: a
+# restart forgets it, as a server start after an upgrade does.)
+$node->restart;
+call('app');
+ok(poll_until($node, 'app', "SELECT NOT EXISTS (SELECT FROM vatoken.usage WHERE day < '2026-05-01')"),
+	'a backlog of 120,000 days is pruned over several rounds');
+is(days('app'), '2026-05-01,2026-05-31', 'and the previous month stays');
+
 $node->stop;
 done_testing();
