@@ -88,5 +88,20 @@ SELECT * FROM vatoken_usage_daily('hist', :h_id, NULL, 'infinity');
 SELECT * FROM vatoken_usage_daily(NULL, :h_id);
 SELECT * FROM vatoken_usage_daily('hist', 0);
 
+-- The test clock may not make a prune remove recent history: set in the
+-- future (2200), it moves the cutoff no later than the wall clock puts it,
+-- so a row of the real today stays and one of 2000 goes.
+SELECT token_id AS hp_id FROM vatoken_create('hist-prune', 'prune') \gset
+INSERT INTO vatoken.usage (token_id, day, calls) VALUES (:hp_id, current_date, 1), (:hp_id, '2000-01-01', 1);
+ALTER DATABASE :"db" SET vatoken.debug_now = '2200-01-01 00:00:00+00';
+\c
+SET timezone = 'UTC';
+SELECT vatoken_prune() >= 1 AS pruned;
+SELECT array_agg(day = current_date) AS kept_only_today FROM vatoken.usage WHERE token_id = :hp_id;
+ALTER DATABASE :"db" RESET vatoken.debug_now;
+\c
+SET timezone = 'UTC';
+SELECT vatoken_delete('hist-prune', :hp_id);
+
 SELECT vatoken_delete('hist', :h_id), vatoken_delete('hist', :hx_id),
        vatoken_delete('hist-client', :hc_id), vatoken_delete('hist-zone', :hz_id);

@@ -383,7 +383,9 @@ vt_raise_last_used(vt_counter_entry *entry, TimestampTz ts)
  * token and day are not set).  "flushed" is read before "calls" (and
  * "rejected_flushed" before "rejected"): the totals only grow, so the
  * differences are never negative even while a validation or a flush runs
- * concurrently.  Returns whether anything is pending.
+ * concurrently.  The time of the last call and the client are read after
+ * the totals, and vt_counters_count writes them before it adds the call.
+ * Returns whether anything is pending.
  */
 static bool
 vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
@@ -396,6 +398,8 @@ vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
 	p->rejected_total = pg_atomic_read_u64(&entry->rejected);
 	p->calls = p->calls_total - flushed;
 	p->rejected = p->rejected_total - rejected_flushed;
+	/* After the totals: a call counted in them has its time and client set. */
+	pg_read_barrier();
 	p->last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
 	SpinLockAcquire(&entry->client_lock);
 	p->client_at = entry->client_at;
@@ -474,10 +478,15 @@ vt_counters_count(const vt_token_ident *token, vt_day day, TimestampTz now,
 	}
 	if (accepted)
 	{
-		pg_atomic_fetch_add_u64(&entry->calls, 1);
+		/*
+		 * The time and the client before the count (the add is a full
+		 * barrier): a flush that collects this call also collects them, so
+		 * removing the counter after it never drops the newest ones.
+		 */
 		vt_raise_last_used(entry, now);
 		if (client != NULL)
 			vt_entry_set_client(entry, now, client);
+		pg_atomic_fetch_add_u64(&entry->calls, 1);
 	}
 	else
 		pg_atomic_fetch_add_u64(&entry->rejected, 1);

@@ -671,18 +671,29 @@ vatoken_delete(PG_FUNCTION_ARGS)
  * first day of the previous month, whatever the setting, so every period of
  * vatoken_list stays whole.  The one rule of vatoken_prune() and of the
  * flush workers (vt_flusher.c).
+ *
+ * The test clock (vatoken.debug_now) may move it earlier, never later than
+ * the wall clock puts it: a clock set in the future (a superuser may grant
+ * SET on that setting) cannot make a prune remove the history of today.
  */
-vt_day
-vt_usage_prune_cutoff(void)
+static vt_day
+vt_prune_cutoff_on(vt_day today)
 {
 	vt_periods	periods;
 	vt_day		cutoff;
 
-	vt_periods_for(vt_today(), &periods);
+	vt_periods_for(today, &periods);
 	cutoff = periods.today - vt_usage_retention_min / (24 * 60);
 	if (cutoff > periods.last_month_start)
 		cutoff = periods.last_month_start;
 	return cutoff;
+}
+
+vt_day
+vt_usage_prune_cutoff(void)
+{
+	return Min(vt_prune_cutoff_on(vt_today()),
+			   vt_prune_cutoff_on(vt_local_day(GetCurrentTimestamp())));
 }
 
 /*

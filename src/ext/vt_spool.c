@@ -307,6 +307,8 @@ vt_batch_decode(const char *data, size_t len, vt_batch_header *hdr, vt_batch_ite
 		if (it->token_id <= 0 || it->calls < 0 || it->rejected < 0 ||
 			(it->calls == 0 && it->rejected == 0))
 			return "A count has a token id that is not positive, or no calls.";
+		if (it->calls > VT_BATCH_MAX_CALLS || it->rejected > VT_BATCH_MAX_CALLS)
+			return "A count has more calls than one server can make in a day.";
 		if (date < PG_INT32_MIN || date > PG_INT32_MAX || !IS_VALID_DATE((DateADT) date))
 			return "A count has a day out of range.";
 		if (!IS_VALID_TIMESTAMP(it->last_used) || !IS_VALID_TIMESTAMP(it->client_at))

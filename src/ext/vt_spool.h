@@ -28,6 +28,12 @@
 /* A batch as stored and sent: this header, then nitems items. */
 #define VT_BATCH_MAGIC		0x76746231	/* "vtb1" */
 #define VT_BATCH_MAX_ITEMS	1000000
+/*
+ * Calls (or refused calls) of one token on one day in one batch: far more
+ * than a server can validate in a day (about 10^13), far from overflowing
+ * the day row's bigint when added up.
+ */
+#define VT_BATCH_MAX_CALLS	(INT64CONST(1) << 40)
 
 typedef struct vt_batch_header
 {

@@ -238,6 +238,31 @@ like($err, qr/does not match its node and sequence number/, 'under another numbe
 ($ret, $out, $err) = $primary->psql('postgres',
 	"SELECT vatoken_deliver(gen_random_uuid(), $seq, '\\x$hex')", extra_params => [ '-U', 'vt_forward' ]);
 like($err, qr/does not match its node and sequence number/, 'under another node too');
+
+# A batch with more calls in one count than a server can make in a day (it
+# would overflow the day row and stop every later flush of the database) is
+# refused, even with its checksum (CRC-32C of the batch with the field 0)
+# made right.
+sub crc32c
+{
+	my ($data) = @_;
+	my $crc = 0xffffffff;
+	for my $byte (unpack('C*', $data))
+	{
+		$crc ^= $byte;
+		$crc = ($crc >> 1) ^ ($crc & 1 ? 0x82f63b78 : 0) for 1 .. 8;
+	}
+	return $crc ^ 0xffffffff;
+}
+my $huge = $batch;
+substr($huge, 24, 8) = pack('q<', $seq + 2000);
+substr($huge, 56 + 16, 8) = pack('q<', (1 << 40) + 1);
+substr($huge, 52, 4) = pack('V', 0);
+substr($huge, 52, 4) = pack('V', crc32c($huge));
+($ret, $out, $err) = $primary->psql('postgres',
+	"SELECT vatoken_deliver('$node_uuid', $seq + 2000, '\\x" . unpack('H*', $huge) . "')",
+	extra_params => [ '-U', 'vt_forward' ]);
+like($err, qr/more calls than one server can make in a day/, 'a count past 2^40 calls is refused');
 is(table_total($primary), $made, 'and nothing was added');
 
 # --- a clone of standby1 made with pg_basebackup is a new node
