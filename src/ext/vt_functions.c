@@ -751,6 +751,11 @@ vatoken_usage_daily(PG_FUNCTION_ARGS)
 		to = vt_today();
 	if (!vt_daily_arg(fcinfo, 2, "since", &from))
 		from = to - 29;
+	if (!IS_VALID_DATE(VT_DATEADT_FROM_DAY(from)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("date out of range for vatoken_usage_daily"),
+				 errdetail("The range would start before the earliest date.")));
 	ndays = (int64) to - from + 1;
 	if (ndays < 1)
 		ereport(ERROR,
