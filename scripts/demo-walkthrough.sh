@@ -41,6 +41,9 @@ SELECT * FROM vatoken_validate(left(:'token', 52) || CASE WHEN right(:'token', 1
 SELECT * FROM vatoken_list('airline-42');
 \echo 'SELECT * FROM vatoken_usage(''airline-42'', <token_id>);'
 SELECT * FROM vatoken_usage('airline-42', :token_id);
+\echo 'The last week, day by day (the chart on the page): calls and refused calls.'
+\echo 'SELECT * FROM vatoken_usage_daily(''airline-42'', <token_id>, current_date - 6);'
+SELECT * FROM vatoken_usage_daily('airline-42', :token_id, current_date - 6);
 
 \echo
 \echo '-- 5. After the confirmation, the manager deletes the token.'
