@@ -138,6 +138,7 @@
 #include "utils/timestamp.h"
 
 #include "vt_counters.h"
+#include "vt_shmem.h"
 
 #define VT_COUNTERS_FILE		"pg_stat/vatoken.counters"
 #define VT_COUNTERS_FILE_MAGIC	0x76746333	/* "vtc3" */
@@ -212,7 +213,7 @@ typedef struct vt_control
 	pg_atomic_uint32 waiting;	/* databases due that found no worker */
 	pg_atomic_uint64 launcher_latch;	/* Latch *, or 0 */
 	size_t		area_size;
-	char		area[FLEXIBLE_ARRAY_MEMBER];	/* the DSA area starts here */
+	/* The DSA area follows (vt_shmem_area). */
 } vt_control;
 
 static vt_control *vt_ctl = NULL;
@@ -235,6 +236,8 @@ static dshash_parameters vt_db_params = {
 	sizeof(Oid), sizeof(vt_db_entry),
 	dshash_memcmp, dshash_memhash, 0
 };
+/* The area's tables, in the order of their handles in vt_control. */
+static dshash_parameters *const vt_tables[] = {&vt_counter_params, &vt_db_params};
 
 static void vt_shmem_request(void);
 static void vt_shmem_startup(void);
@@ -265,7 +268,7 @@ vt_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(MAXALIGN(offsetof(vt_control, area)), vt_area_size()));
+	RequestAddinShmemSpace(vt_shmem_size(sizeof(vt_control), vt_area_size()));
 }
 
 /*
@@ -284,12 +287,10 @@ vt_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	vt_ctl = ShmemInitStruct("vatoken counters",
-							 add_size(MAXALIGN(offsetof(vt_control, area)), vt_area_size()),
-							 &found);
+							 vt_shmem_size(sizeof(vt_control), vt_area_size()), &found);
 	if (!found)
 	{
-		dsa_area   *area;
-		dshash_table *tab;
+		dshash_table_handle handles[2];
 
 		vt_ctl->tranche = LWLockNewTrancheId();
 		vt_ctl->incarnation = (uint64) GetCurrentTimestamp() ^ ((uint64) getpid() << 40);
@@ -300,20 +301,10 @@ vt_shmem_startup(void)
 		pg_atomic_init_u32(&vt_ctl->waiting, 0);
 		pg_atomic_init_u64(&vt_ctl->launcher_latch, 0);
 
-		LWLockRegisterTranche(vt_ctl->tranche, "vatoken");
-		area = dsa_create_in_place(vt_ctl->area, vt_ctl->area_size, vt_ctl->tranche, NULL);
-		dsa_pin(area);
-		dsa_set_size_limit(area, vt_ctl->area_size);
-		vt_counter_params.tranche_id = vt_ctl->tranche;
-		vt_db_params.tranche_id = vt_ctl->tranche;
-		tab = dshash_create(area, &vt_counter_params, NULL);
-		vt_ctl->counters_handle = dshash_get_hash_table_handle(tab);
-		dshash_detach(tab);
-		tab = dshash_create(area, &vt_db_params, NULL);
-		vt_ctl->dbs_handle = dshash_get_hash_table_handle(tab);
-		dshash_detach(tab);
-		dsa_set_size_limit(area, -1);
-		dsa_detach(area);
+		vt_shmem_create(vt_shmem_area(vt_ctl, sizeof(vt_control)), vt_ctl->area_size,
+						vt_ctl->tranche, "vatoken", vt_tables, lengthof(vt_tables), handles);
+		vt_ctl->counters_handle = handles[0];
+		vt_ctl->dbs_handle = handles[1];
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -334,21 +325,19 @@ vt_detach_callback(int code, Datum arg)
 static void
 vt_attach(void)
 {
-	MemoryContext old;
+	dshash_table_handle handles[2];
+	dshash_table *tables[2];
 
 	if (vt_counters_tab != NULL)
 		return;
 	Assert(vt_ctl != NULL);
 
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	LWLockRegisterTranche(vt_ctl->tranche, "vatoken");
-	vt_counter_params.tranche_id = vt_ctl->tranche;
-	vt_db_params.tranche_id = vt_ctl->tranche;
-	vt_area = dsa_attach_in_place(vt_ctl->area, NULL);
-	dsa_pin_mapping(vt_area);
-	vt_counters_tab = dshash_attach(vt_area, &vt_counter_params, vt_ctl->counters_handle, NULL);
-	vt_dbs_tab = dshash_attach(vt_area, &vt_db_params, vt_ctl->dbs_handle, NULL);
-	MemoryContextSwitchTo(old);
+	handles[0] = vt_ctl->counters_handle;
+	handles[1] = vt_ctl->dbs_handle;
+	vt_area = vt_shmem_attach(vt_shmem_area(vt_ctl, sizeof(vt_control)), vt_ctl->tranche,
+							  "vatoken", vt_tables, lengthof(vt_tables), handles, tables);
+	vt_counters_tab = tables[0];
+	vt_dbs_tab = tables[1];
 
 	pg_atomic_fetch_add_u32(&vt_ctl->attached, 1);
 	before_shmem_exit(vt_detach_callback, (Datum) 0);

@@ -45,6 +45,7 @@
 #include "utils/memutils.h"
 
 #include "vt_ratelimit.h"
+#include "vt_shmem.h"
 #include "vt_window.h"
 
 #define VT_RATE_AREA_SIZE		(1024 * 1024)
@@ -70,17 +71,10 @@ typedef struct vt_rate_control
 	int			tranche;
 	dshash_table_handle handle;
 	pg_atomic_uint32 inserts;
-	char		area[FLEXIBLE_ARRAY_MEMBER];	/* use VT_RATE_AREA() */
+	/* The DSA area follows (vt_shmem_area). */
 } vt_rate_control;
 
-/*
- * The DSA area, MAXALIGNed: "area" itself sits at offset 20, and an area
- * placed there puts every entry's 64-bit word 4 bytes off its alignment, so
- * some words straddle two cache lines and each compare-and-swap on them is
- * a split lock (the kernel traps and throttles it: a call 20 times slower).
- */
-#define VT_RATE_AREA(ctl) \
-	((char *) (ctl) + MAXALIGN(offsetof(vt_rate_control, area)))
+#define VT_RATE_AREA(ctl)	vt_shmem_area((ctl), sizeof(vt_rate_control))
 
 static vt_rate_control *vt_rate_ctl = NULL;
 static dsa_area *vt_rate_area = NULL;
@@ -90,6 +84,7 @@ static dshash_parameters vt_rate_params = {
 	sizeof(vt_rate_key), sizeof(vt_rate_entry),
 	dshash_memcmp, dshash_memhash, 0
 };
+static dshash_parameters *const vt_rate_tables[] = {&vt_rate_params};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -97,7 +92,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 vt_rate_shmem_size(void)
 {
-	return add_size(MAXALIGN(offsetof(vt_rate_control, area)), VT_RATE_AREA_SIZE);
+	return vt_shmem_size(sizeof(vt_rate_control), VT_RATE_AREA_SIZE);
 }
 
 static void
@@ -121,23 +116,10 @@ vt_rate_shmem_startup(void)
 	vt_rate_ctl = ShmemInitStruct("vatoken rate limits", vt_rate_shmem_size(), &found);
 	if (!found)
 	{
-		dsa_area   *area;
-		dshash_table *tab;
-
 		vt_rate_ctl->tranche = LWLockNewTrancheId();
 		pg_atomic_init_u32(&vt_rate_ctl->inserts, 0);
-		LWLockRegisterTranche(vt_rate_ctl->tranche, "vatoken rate limits");
-		area = dsa_create_in_place(VT_RATE_AREA(vt_rate_ctl), VT_RATE_AREA_SIZE,
-								   vt_rate_ctl->tranche, NULL);
-		dsa_pin(area);
-		/* The postmaster must not create DSM segments: cap while creating. */
-		dsa_set_size_limit(area, VT_RATE_AREA_SIZE);
-		vt_rate_params.tranche_id = vt_rate_ctl->tranche;
-		tab = dshash_create(area, &vt_rate_params, NULL);
-		vt_rate_ctl->handle = dshash_get_hash_table_handle(tab);
-		dshash_detach(tab);
-		dsa_set_size_limit(area, -1);
-		dsa_detach(area);
+		vt_shmem_create(VT_RATE_AREA(vt_rate_ctl), VT_RATE_AREA_SIZE, vt_rate_ctl->tranche,
+						"vatoken rate limits", vt_rate_tables, 1, &vt_rate_ctl->handle);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -160,17 +142,11 @@ vt_ratelimit_in_shmem(void)
 static void
 vt_rate_attach(void)
 {
-	MemoryContext old;
-
 	if (vt_rate_tab != NULL)
 		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	LWLockRegisterTranche(vt_rate_ctl->tranche, "vatoken rate limits");
-	vt_rate_params.tranche_id = vt_rate_ctl->tranche;
-	vt_rate_area = dsa_attach_in_place(VT_RATE_AREA(vt_rate_ctl), NULL);
-	dsa_pin_mapping(vt_rate_area);
-	vt_rate_tab = dshash_attach(vt_rate_area, &vt_rate_params, vt_rate_ctl->handle, NULL);
-	MemoryContextSwitchTo(old);
+	vt_rate_area = vt_shmem_attach(VT_RATE_AREA(vt_rate_ctl), vt_rate_ctl->tranche,
+								   "vatoken rate limits", vt_rate_tables, 1,
+								   &vt_rate_ctl->handle, &vt_rate_tab);
 }
 
 /* Remove the entries whose window ended before now (see the protocol). */
