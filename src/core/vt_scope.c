@@ -60,20 +60,3 @@ vt_scope_grants(const char *granted, size_t glen, const char *required, size_t r
 	}
 	return glen == rlen && memcmp(granted, required, glen) == 0;
 }
-
-const char *
-vt_scope_status_name(vt_scope_status status)
-{
-	switch (status)
-	{
-		case VT_SCOPE_OK:
-			return "ok";
-		case VT_SCOPE_BAD_LENGTH:
-			return "bad length";
-		case VT_SCOPE_BAD_CHARACTER:
-			return "bad character";
-		case VT_SCOPE_BAD_WILDCARD:
-			return "bad wildcard";
-	}
-	return "unknown status";
-}

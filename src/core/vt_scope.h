@@ -41,7 +41,4 @@ extern vt_scope_status vt_scope_check_required(const char *s, size_t len);
 extern bool vt_scope_grants(const char *granted, size_t glen,
 							const char *required, size_t rlen);
 
-/* A short, static, lowercase name of a status, for logs and tests. */
-extern const char *vt_scope_status_name(vt_scope_status status);
-
 #endif							/* VT_SCOPE_H */

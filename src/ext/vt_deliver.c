@@ -99,7 +99,8 @@ vt_deliver_batch(const pg_uuid_t *node, int64 seq, const bytea *batch)
 	return result;
 }
 
-const char *
+/* "delivered", "duplicate" or "refused": vatoken_deliver's answer. */
+static const char *
 vt_deliver_result_name(vt_deliver_result result)
 {
 	switch (result)

@@ -17,7 +17,4 @@
  */
 extern vt_deliver_result vt_deliver_batch(const pg_uuid_t *node, int64 seq, const bytea *batch);
 
-/* "delivered", "duplicate" or "refused": vatoken_deliver's answer. */
-extern const char *vt_deliver_result_name(vt_deliver_result result);
-
 #endif							/* VT_DELIVER_H */

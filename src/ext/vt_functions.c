@@ -147,12 +147,11 @@ vatoken_create(PG_FUNCTION_ARGS)
 	if (with_policy)
 	{
 		bool		no_expiry;
-		bool		any_client;
 
 		policy.expires_at = vt_check_expiry(fcinfo, 2, false, &no_expiry);
 		policy.has_expiry = !no_expiry;
 		policy.scopes = vt_check_scopes(fcinfo, 3);
-		policy.clients = vt_check_clients(fcinfo, 4, &any_client);
+		policy.clients = vt_check_clients(fcinfo, 4);
 		if (PG_NARGS() >= 7)
 		{
 			bool		set;
@@ -215,10 +214,8 @@ vatoken_update(PG_FUNCTION_ARGS)
 	change.scopes = vt_check_scopes(fcinfo, 4);
 	if (!PG_ARGISNULL(5))
 	{
-		bool		any_client;
-
 		change.set_clients = true;
-		change.clients = vt_check_clients(fcinfo, 5, &any_client);
+		change.clients = vt_check_clients(fcinfo, 5);
 	}
 	if (!PG_ARGISNULL(6))
 	{

@@ -118,14 +118,13 @@ vt_inet_from_ipnet(const vt_ipnet *net)
 }
 
 ArrayType *
-vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
+vt_check_clients(FunctionCallInfo fcinfo, int argno)
 {
 	Datum	   *elems;
 	int			n;
 	bool		all4 = false;
 	bool		all6 = false;
 
-	*any = false;
 	if (PG_ARGISNULL(argno))
 		return NULL;
 	elems = vt_arg_elements(fcinfo, argno, CIDROID, "allowed_clients", VT_MAX_CLIENTS,
@@ -149,10 +148,7 @@ vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any)
 		}
 	}
 	if (all4 && all6)
-	{
-		*any = true;
-		return NULL;
-	}
+		return NULL;			/* any client */
 	return construct_array(elems, n, CIDROID, -1, false, TYPALIGN_INT);
 }
 

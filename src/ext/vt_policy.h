@@ -26,15 +26,15 @@ extern int	vt_max_lifetime_min;
  * vt_check_scopes: NULL argument -> NULL (the caller decides: every scope at
  * create, unchanged at update); else a one-dimensional text[] of valid
  * granted scopes.
- * vt_check_clients: NULL argument -> NULL; a list that allows every address
- * of both families (0.0.0.0/0 and ::/0) -> *any set, NULL returned; else a
- * one-dimensional, non-empty cidr[].
+ * vt_check_clients: NULL argument, or a list that allows every address of
+ * both families (0.0.0.0/0 and ::/0) -> NULL; else a one-dimensional,
+ * non-empty cidr[].
  * vt_check_expiry: the expiry to store at create (or at update, when
  * update is true) for the argument argno, checked against now and
  * vatoken.max_lifetime; *none set for no expiry.
  */
 extern ArrayType *vt_check_scopes(FunctionCallInfo fcinfo, int argno);
-extern ArrayType *vt_check_clients(FunctionCallInfo fcinfo, int argno, bool *any);
+extern ArrayType *vt_check_clients(FunctionCallInfo fcinfo, int argno);
 extern TimestampTz vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool update, bool *none);
 
 /*

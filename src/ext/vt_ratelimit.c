@@ -133,12 +133,6 @@ vt_ratelimit_install_hooks(void)
 	shmem_startup_hook = vt_rate_shmem_startup;
 }
 
-bool
-vt_ratelimit_in_shmem(void)
-{
-	return vt_rate_ctl != NULL;
-}
-
 static void
 vt_rate_attach(void)
 {

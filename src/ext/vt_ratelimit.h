@@ -27,9 +27,6 @@ typedef struct vt_rate_result
 /* Called from _PG_init when loaded through shared_preload_libraries. */
 extern void vt_ratelimit_install_hooks(void);
 
-/* True when the windows live in shared memory (the library is preloaded). */
-extern bool vt_ratelimit_in_shmem(void);
-
 /*
  * Take one call of a token from its window at now (shared memory): accepted
  * while fewer than limit calls were accepted in the window.
