@@ -305,7 +305,7 @@ vt_judge(const vt_rels *rels, bool found, const vt_token_row *row, ArrayType *re
 	status = vt_policy_verdict(row, required, client, now);
 	if (strcmp(status, "valid") == 0)
 		status = vt_take_rate(rels, row, shmem, now, rate);
-	vt_usage_count(rels, row->token_id, row->tag, strcmp(status, "valid") == 0, client);
+	vt_usage_count(rels, row->token_id, row->tag, now, strcmp(status, "valid") == 0, client);
 	return status;
 }
 

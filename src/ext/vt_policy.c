@@ -266,15 +266,15 @@ vt_scopes_granted(ArrayType *granted, ArrayType *required)
 const char *
 vt_policy_verdict(const vt_token_row *row, ArrayType *required, inet *client, TimestampTz now)
 {
+	const char *state;
+
 	/* A previous secret past its grace is no secret of this token. */
 	if (row->previous && row->previous_valid_until <= now)
 		return "unknown";
-	if (row->revoked)
-		return "revoked";
-	if (row->disabled)
-		return "disabled";
-	if (row->has_expiry && row->expires_at <= now)
-		return "expired";
+	/* Revoked, disabled or expired: the token's state, as the list shows it. */
+	state = vt_policy_state(row->revoked, row->disabled, row->has_expiry, row->expires_at, now);
+	if (strcmp(state, "active") != 0)
+		return state;
 	if (!vt_client_allowed(row->clients, client))
 		return "forbidden_client";
 	if (!vt_scopes_granted(row->scopes, required))

@@ -21,10 +21,9 @@ vt_usage_in_shmem(void)
 }
 
 void
-vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, bool accepted,
-			   const inet *client)
+vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, TimestampTz now,
+			   bool accepted, const inet *client)
 {
-	TimestampTz now = vt_now();
 	vt_day		day = vt_local_day(now);
 
 	if (!accepted && !rels->schema_2_0)

@@ -34,14 +34,14 @@ extern bool vt_usage_in_shmem(void);
 
 /*
  * Count one call of a token found in rels->tokens (tag: the first 8 bytes of
- * its token_hash, which no rotation changes), made now: accepted, with the
+ * its token_hash, which no rotation changes), made at now: accepted, with the
  * caller's address if the call named one (NULL: none), or refused (counted
  * on schema 2.0 only, where vatoken.usage has "rejected").  Transactional
  * counting needs an SPI connection and the token's row locked
  * (vt_store_lookup_locked) in this transaction.
  */
-extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, bool accepted,
-						   const inet *client);
+extern void vt_usage_count(const vt_rels *rels, int64 token_id, uint64 tag, TimestampTz now,
+						   bool accepted, const inet *client);
 
 /*
  * owner's tokens (only token_id's when not NULL) with their usage in the
