@@ -79,6 +79,20 @@ typedef struct vt_token_ident
 } vt_token_ident;
 
 /*
+ * The tag of a token from a bytea that starts with its token_hash (the hash
+ * itself, or the substr(token_hash, 1, 8) that statements return).
+ */
+static inline uint64
+vt_tag_of(Datum hash)
+{
+	bytea	   *b = DatumGetByteaPP(hash);
+	uint64		tag = 0;
+
+	memcpy(&tag, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), sizeof(tag)));
+	return tag;
+}
+
+/*
  * Pending (counted but not yet flushed) calls of one token on one day:
  * accepted calls and refused ones (2.0, "rejected"), the time of the latest
  * accepted call (0: none counted yet) and the client address of the latest

@@ -586,7 +586,7 @@ vt_counters_read_retry(vt_read *r)
 	return true;
 }
 
-static int
+int
 vt_pending_cmp(const void *a, const void *b)
 {
 	const vt_pending *x = a;

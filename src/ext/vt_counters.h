@@ -67,6 +67,9 @@ extern bool vt_counters_read_retry(vt_read *r);
  */
 extern vt_pending *vt_counters_collect(Oid relid, int *n, int *others);
 
+/* qsort order of pending counts: (token_id, tag, day). */
+extern int	vt_pending_cmp(const void *a, const void *b);
+
 /*
  * One token's pending counts on days from..to, into per_day[day - from]
  * (zero where nothing is pending); looks up each day by key.

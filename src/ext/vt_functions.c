@@ -253,14 +253,6 @@ vatoken_update(PG_FUNCTION_ARGS)
 }
 
 /*
- * The verdict on a presented token: its status, and the token's row when it
- * was found (any status but "malformed" and "unknown").  Never an error
- * caused by the input: malformed input is answered without reading any
- * table, and a huge value is rejected by its length before it is
- * detoasted.  A "valid" call is counted as a call; any other verdict on a
- * token that was found, as a refused call.
- */
-/*
  * A call that passed every other check takes one call from its token's rate
  * window, if it has one: "valid", or "rate_limited" when the window is full.
  */
@@ -309,6 +301,14 @@ vt_judge(const vt_rels *rels, bool found, const vt_token_row *row, ArrayType *re
 	return status;
 }
 
+/*
+ * The verdict on a presented token: its status, and the token's row when it
+ * was found (any status but "malformed" and "unknown").  Never an error
+ * caused by the input: malformed input is answered without reading any
+ * table, and a huge value is rejected by its length before it is
+ * detoasted.  A "valid" call is counted as a call; any other verdict on a
+ * token that was found, as a refused call.
+ */
 static const char *
 vt_check_token(FunctionCallInfo fcinfo, ArrayType *required, inet *client,
 			   vt_token_row *row, vt_rate_result *rate, TimestampTz *now)
@@ -480,7 +480,7 @@ vatoken_rotate(PG_FUNCTION_ARGS)
 					 errmsg("grace must not be negative")));
 	}
 	if (renew)
-		expires_at = now + (TimestampTz) vt_max_lifetime_min * 60 * USECS_PER_SEC;
+		expires_at = vt_max_expiry(now);
 
 	vt_new_secret(token, hash, &hint);
 	vt_store_connect();

@@ -53,14 +53,12 @@ vt_probe(const vt_rels *rels, Relation rel, Oid indexid, Snapshot snapshot,
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
-		bytea	   *identity;
 
 		row->token_id = DatumGetInt64(slot_getattr(slot, Anum_tokens_token_id, &isnull));
 		row->owner = DatumGetTextPCopy(slot_getattr(slot, Anum_tokens_owner, &isnull));
 		row->name = DatumGetTextPCopy(slot_getattr(slot, Anum_tokens_name, &isnull));
 		vt_token_row_default_policy(row);
-		identity = DatumGetByteaPP(slot_getattr(slot, Anum_tokens_token_hash, &isnull));
-		memcpy(&row->tag, VARDATA_ANY(identity), sizeof(row->tag));
+		row->tag = vt_tag_of(slot_getattr(slot, Anum_tokens_token_hash, &isnull));
 		if (rels->schema_2_0)
 		{
 			Datum		d;

@@ -153,6 +153,12 @@ vt_check_clients(FunctionCallInfo fcinfo, int argno)
 }
 
 TimestampTz
+vt_max_expiry(TimestampTz now)
+{
+	return now + (TimestampTz) vt_max_lifetime_min * 60 * USECS_PER_SEC;
+}
+
+TimestampTz
 vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool update, bool *none)
 {
 	TimestampTz now = vt_now();
@@ -160,7 +166,7 @@ vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool update, bool *none)
 	TimestampTz expires;
 
 	if (vt_max_lifetime_min > 0)
-		limit = now + (TimestampTz) vt_max_lifetime_min * 60 * USECS_PER_SEC;
+		limit = vt_max_expiry(now);
 
 	*none = false;
 	if (PG_ARGISNULL(argno) || TIMESTAMP_IS_NOEND(PG_GETARG_TIMESTAMPTZ(argno)))

@@ -35,6 +35,8 @@ extern int	vt_max_lifetime_min;
  */
 extern ArrayType *vt_check_scopes(FunctionCallInfo fcinfo, int argno);
 extern ArrayType *vt_check_clients(FunctionCallInfo fcinfo, int argno);
+/* The latest expiry vatoken.max_lifetime allows for a token made at now (when set). */
+extern TimestampTz vt_max_expiry(TimestampTz now);
 extern TimestampTz vt_check_expiry(FunctionCallInfo fcinfo, int argno, bool update, bool *none);
 
 /*

@@ -626,7 +626,7 @@ vt_store_lookup_locked(bool schema_2_0, const uint8 *hash, vt_token_row *row)
 	row->owner = DatumGetTextPP(SPI_datumTransfer(vt_column(2, &isnull), false, -1));
 	row->name = DatumGetTextPP(SPI_datumTransfer(vt_column(3, &isnull), false, -1));
 	vt_token_row_default_policy(row);
-	memcpy(&row->tag, VARDATA_ANY(DatumGetByteaPP(vt_column(4, &isnull))), sizeof(row->tag));
+	row->tag = vt_tag_of(vt_column(4, &isnull));
 	if (schema_2_0)
 	{
 		d = vt_column(5, &isnull);
@@ -954,11 +954,8 @@ vt_flush_step(vt_plan *plan, vt_pending *items, int n)
 		/* "gone" names the tag too: it may resolve an old token's item. */
 		if (SPI_tuptable->tupdesc->natts >= 3)
 		{
-			bytea	   *b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[r],
-														  SPI_tuptable->tupdesc, 3, &isnull));
-
-			tag = 0;
-			memcpy(&tag, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), sizeof(uint64)));
+			tag = vt_tag_of(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3,
+										  &isnull));
 			with_tag = true;
 		}
 		for (int i = lo; i < n && items[i].token.token_id == id; i++)
@@ -1093,12 +1090,9 @@ vt_store_read_usage(bool schema_1_0, bool schema_2_0, text *owner, const int64 *
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		vt_usage_row *row = &rows[i];
 		bool		isnull;
-		bytea	   *tag;
 
 		row->token_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-		tag = DatumGetByteaPP(SPI_getbinval(tuple, desc, 2, &isnull));
-		row->tag = 0;
-		memcpy(&row->tag, VARDATA_ANY(tag), Min(VARSIZE_ANY_EXHDR(tag), sizeof(uint64)));
+		row->tag = vt_tag_of(SPI_getbinval(tuple, desc, 2, &isnull));
 		row->name = DatumGetTextPP(SPI_datumTransfer(SPI_getbinval(tuple, desc, 3, &isnull),
 													 false, -1));
 		row->created_at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 4, &isnull));
@@ -1153,23 +1147,24 @@ vt_store_read_daily(text *owner, int64 token_id, vt_day from, vt_day to, uint64 
 	args[1] = Int64GetDatum(token_id);
 	args[2] = DateADTGetDatum(VT_DATEADT_FROM_DAY(from));
 	args[3] = DateADTGetDatum(VT_DATEADT_FROM_DAY(to));
+	memset(calls, 0, sizeof(int64) * (to - from + 1));
+	memset(rejected, 0, sizeof(int64) * (to - from + 1));
 	vt_execute(&plan_daily, args, true, 0);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		bytea	   *b = DatumGetByteaPP(SPI_getbinval(tuple, desc, 1, &isnull));
-		Datum		day = SPI_getbinval(tuple, desc, 2, &isnull);
+		Datum		day;
+		int			d;
 
-		*tag = 0;
-		memcpy(tag, VARDATA_ANY(b), Min(VARSIZE_ANY_EXHDR(b), sizeof(uint64)));
+		*tag = vt_tag_of(SPI_getbinval(tuple, desc, 1, &isnull));
+		day = SPI_getbinval(tuple, desc, 2, &isnull);
 		if (isnull)
 			continue;			/* no day row in the range */
-		calls[VT_DAY_FROM_DATEADT(DatumGetDateADT(day)) - from] +=
-			DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
-		rejected[VT_DAY_FROM_DATEADT(DatumGetDateADT(day)) - from] +=
-			DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
+		d = VT_DAY_FROM_DATEADT(DatumGetDateADT(day)) - from;
+		calls[d] += DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		rejected[d] += DatumGetInt64(SPI_getbinval(tuple, desc, 4, &isnull));
 	}
 	return SPI_processed > 0;
 }

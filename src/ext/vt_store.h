@@ -179,9 +179,10 @@ extern vt_usage_row *vt_store_read_usage(bool schema_1_0, bool schema_2_0, text 
 										 const vt_periods *periods, int *n);
 
 /*
- * vatoken_usage_daily: add owner's token token_id's counts of days
- * from..to, as the tables hold them, to calls[day - from] and
- * rejected[day - from], and set *tag; false if owner has no such token.
+ * vatoken_usage_daily: owner's token token_id's counts of days from..to, as
+ * the tables hold them, into calls[day - from] and rejected[day - from]
+ * (zero for a day without a row), and its *tag; false if owner has no such
+ * token.
  */
 extern bool vt_store_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
 								uint64 *tag, int64 *calls, int64 *rejected);

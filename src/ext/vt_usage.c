@@ -102,15 +102,6 @@ vt_add_pending_all(vt_usage_row *rows, int n, vt_pending *pending, int npending,
 	}
 }
 
-static int
-vt_pending_id_cmp(const void *a, const void *b)
-{
-	int64		x = ((const vt_pending *) a)->token.token_id;
-	int64		y = ((const vt_pending *) b)->token.token_id;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Counts spooled on this server (a hot standby, or a primary just promoted)
  * that the snapshot does not show as delivered.
@@ -123,7 +114,7 @@ vt_add_spooled(vt_usage_row *rows, int n, Oid relid, const vt_periods *periods)
 
 	if (spooled == NULL)
 		return;
-	qsort(spooled, nspooled, sizeof(vt_pending), vt_pending_id_cmp);
+	qsort(spooled, nspooled, sizeof(vt_pending), vt_pending_cmp);
 	vt_add_pending_all(rows, n, spooled, nspooled, periods);
 	pfree(spooled);
 }
@@ -218,11 +209,9 @@ vt_usage_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
 	vt_store_connect();
 	if (!vt_counters_active())
 	{
-		vt_token_ident token = {rels.tokens, token_id, 0};
+		uint64		tag;
 
-		memset(calls, 0, sizeof(int64) * ndays);
-		memset(rejected, 0, sizeof(int64) * ndays);
-		found = vt_store_read_daily(owner, token_id, from, to, &token.tag, calls, rejected);
+		found = vt_store_read_daily(owner, token_id, from, to, &tag, calls, rejected);
 		vt_store_disconnect();
 		return found;
 	}
@@ -232,8 +221,6 @@ vt_usage_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
 	{
 		vt_token_ident token = {rels.tokens, token_id, 0};
 
-		memset(calls, 0, sizeof(int64) * ndays);
-		memset(rejected, 0, sizeof(int64) * ndays);
 		/* See every flush committed up to now, whatever the isolation level. */
 		PushActiveSnapshot(GetLatestSnapshot());
 		found = vt_store_read_daily(owner, token_id, from, to, &token.tag, calls, rejected);

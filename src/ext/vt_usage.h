@@ -52,7 +52,7 @@ extern vt_usage_row *vt_usage_read(text *owner, const int64 *token_id, int *n);
 
 /*
  * One token's calls and refused calls per day of from..to (arrays of
- * to - from + 1, zeroed here), pending counts included, in one consistent
+ * to - from + 1, set here), pending counts included, in one consistent
  * read; false if owner has no token token_id.  Connects to SPI itself.
  */
 extern bool vt_usage_read_daily(text *owner, int64 token_id, vt_day from, vt_day to,
