@@ -242,7 +242,6 @@ static dshash_parameters *const vt_tables[] = {&vt_counter_params, &vt_db_params
 static void vt_shmem_request(void);
 static void vt_shmem_startup(void);
 static void vt_stats_init_entry(vt_db_entry *db);
-static void vt_stats_published(vt_db_entry *db, const vt_pending *items, int n);
 
 /* The DSA area's initial size: room for max_counters counters and the tables. */
 static Size
@@ -372,12 +371,13 @@ vt_raise_last_used(vt_counter_entry *entry, TimestampTz ts)
  * token and day are not set).  "flushed" is read before "calls" (and
  * "rejected_flushed" before "rejected"): the totals only grow, so the
  * differences are never negative even while a validation or a flush runs
- * concurrently.  The time of the last call and the client are read after
- * the totals, and vt_counters_count writes them before it adds the call.
- * Returns whether anything is pending.
+ * concurrently.  vt_entry_counts reads only the counts (for the launcher and
+ * the monitoring); vt_entry_pending also the time of the last call and the
+ * client, after the totals (vt_counters_count writes them before it adds
+ * the call).  Both return whether anything is pending.
  */
 static bool
-vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
+vt_entry_counts(vt_counter_entry *entry, vt_pending *p)
 {
 	uint64		flushed = pg_atomic_read_u64(&entry->flushed);
 	uint64		rejected_flushed = pg_atomic_read_u64(&entry->rejected_flushed);
@@ -387,6 +387,14 @@ vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
 	p->rejected_total = pg_atomic_read_u64(&entry->rejected);
 	p->calls = p->calls_total - flushed;
 	p->rejected = p->rejected_total - rejected_flushed;
+	return p->calls > 0 || p->rejected > 0;
+}
+
+static bool
+vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
+{
+	bool		any = vt_entry_counts(entry, p);
+
 	/* After the totals: a call counted in them has its time and client set. */
 	pg_read_barrier();
 	p->last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
@@ -395,7 +403,7 @@ vt_entry_pending(vt_counter_entry *entry, vt_pending *p)
 	p->client = entry->client;
 	SpinLockRelease(&entry->client_lock);
 	p->resolved = false;
-	return p->calls > 0 || p->rejected > 0;
+	return any;
 }
 
 /* Ask the launcher and the flushers for an early flush. */
@@ -733,10 +741,13 @@ vt_counters_claim_flush(Oid dbid)
  * left with nothing pending is removed at once, under its partition's
  * exclusive lock (no validation can add to it meanwhile), so the table holds
  * only recent activity and no flush scans the whole table to find them.
+ * Returns the calls that stopped being pending (for vatoken_stats).
  */
-static void
+static uint64
 vt_advance_flushed(const vt_pending *items, int n)
 {
+	uint64		calls = 0;
+
 	for (int i = 0; i < n; i++)
 	{
 		vt_counter_key key;
@@ -744,6 +755,7 @@ vt_advance_flushed(const vt_pending *items, int n)
 
 		if (!items[i].resolved)
 			continue;
+		calls += items[i].calls;
 		vt_make_key(&key, MyDatabaseId, &items[i].token, items[i].day);
 		entry = dshash_find(vt_counters_tab, &key, true);
 		/* Only this flusher removes its database's counters: it is there. */
@@ -760,6 +772,7 @@ vt_advance_flushed(const vt_pending *items, int n)
 		else
 			dshash_release_lock(vt_counters_tab, entry);
 	}
+	return calls;
 }
 
 bool
@@ -783,11 +796,13 @@ vt_counters_publish(const vt_pending *items, int n, bool wait,
 	}
 	PG_FINALLY();
 	{
+		/*
+		 * The calls that stopped being pending count as flushed before the
+		 * generation moves, so vatoken_stats never sees them twice or not
+		 * at all.
+		 */
 		if (published)
-		{
-			vt_advance_flushed(items, n);
-			vt_stats_published(db, items, n);
-		}
+			pg_atomic_fetch_add_u64(&db->stat_calls_flushed, vt_advance_flushed(items, n));
 		pg_write_barrier();
 		pg_atomic_fetch_add_u64(&db->generation, 1);
 		pg_atomic_write_u32(&db->committing, 0);
@@ -900,7 +915,7 @@ vt_counters_pending_databases(int *n)
 		bool		seen = false;
 		vt_pending	p;
 
-		if (!vt_entry_pending(entry, &p))
+		if (!vt_entry_counts(entry, &p))
 			continue;
 		for (int i = 0; i < count && !seen; i++)
 			seen = dbs[i] == entry->key.dbid;
@@ -1217,22 +1232,6 @@ vt_stats_init_entry(vt_db_entry *db)
 	pg_atomic_init_u64(&db->stat_last_error_at, 0);
 }
 
-/*
- * In the publish step, after "flushed" advanced: the calls that stopped
- * being pending are now counted as flushed, before the generation moves.
- */
-static void
-vt_stats_published(vt_db_entry *db, const vt_pending *items, int n)
-{
-	uint64		calls = 0;
-
-	for (int i = 0; i < n; i++)
-		if (items[i].resolved)
-			calls += items[i].calls;
-	if (calls > 0)
-		pg_atomic_fetch_add_u64(&db->stat_calls_flushed, calls);
-}
-
 void
 vt_counters_note_flush(TimestampTz started)
 {
@@ -1338,7 +1337,7 @@ vt_counters_stats(int *n)
 				generations[i] = 0;
 			}
 			stats[i].counters++;
-			(void) vt_entry_pending(entry, &p);
+			(void) vt_entry_counts(entry, &p);
 			stats[i].calls_pending += p.calls;
 		}
 		dshash_seq_term(&status);
