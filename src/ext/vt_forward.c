@@ -459,18 +459,22 @@ vt_send(const char *schema, int64 seq, const bytea *batch, const char **answer)
 	return true;
 }
 
-/* Step 3: deliver what the primary has not recorded. */
-static void
+/*
+ * Step 3: deliver what the primary has not recorded.  Returns how many
+ * batches the spool holds (delivering removes none: step 1 of a later round
+ * does, once they are seen recorded).
+ */
+static int
 vt_forward_deliver(const char *schema)
 {
 	int			n;
 	int64	   *seqs;
 
-	if (!vt_have_node || vt_refused || schema == NULL)
-		return;
+	if (!vt_have_node)
+		return 0;
 	seqs = vt_spool_list(&vt_node, MyDatabaseId, &n);
-	if (n == 0)
-		return;
+	if (n == 0 || vt_refused || schema == NULL)
+		return n;
 
 	/* While it waits for the primary, SIGTERM ends the worker at once. */
 	pqsignal(SIGTERM, die);
@@ -504,6 +508,7 @@ vt_forward_deliver(const char *schema)
 	}
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	CHECK_FOR_INTERRUPTS();
+	return n;
 }
 
 void
@@ -545,13 +550,9 @@ vt_forward_run(void)
 			pgstat_report_activity(STATE_RUNNING, "vatoken: forwarding usage counters");
 			schema = vt_forward_ack();
 			spooled = vt_forward_spool();
-			vt_forward_deliver(schema);
+			nspool = vt_forward_deliver(schema);
 			pgstat_report_activity(STATE_IDLE, NULL);
 
-			if (vt_have_node)
-				pfree(vt_spool_list(&vt_node, MyDatabaseId, &nspool));
-			else
-				nspool = 0;
 			if (spooled != 0 || nspool > 0)
 				idle_rounds = 0;
 			else if (++idle_rounds >= 2)
