@@ -108,12 +108,18 @@ vtp_scopes_literal(const char *const *scopes, int n, char *buf, size_t buflen)
 	return true;
 }
 
+/* vatoken_verify is missing (before 2.0) or not granted to the module's role. */
+static bool
+vtp_verify_missing(const char *sqlstate)
+{
+	return sqlstate != NULL &&
+		(strcmp(sqlstate, "42883") == 0 || strcmp(sqlstate, "42501") == 0);
+}
+
 bool
 vtp_fallback_allowed(const char *sqlstate, int nscopes)
 {
-	if (nscopes != 0 || sqlstate == NULL)
-		return false;
-	return strcmp(sqlstate, "42883") == 0 || strcmp(sqlstate, "42501") == 0;
+	return nscopes == 0 && vtp_verify_missing(sqlstate);
 }
 
 static long long
@@ -300,8 +306,6 @@ vtp_check_token(const vtp_args *args, const char *token, const char *rhost,
 	int			rc;
 
 	vtp_result_clear(r);
-	r->has_client = false;
-	r->client[0] = '\0';
 	r->fallback[0] = '\0';
 	if (errlen > 0)
 		err[0] = '\0';
@@ -362,8 +366,7 @@ vtp_check_token(const vtp_args *args, const char *token, const char *rhost,
 		char		prefix[96];
 
 		snprintf(prefix, sizeof(prefix), "%squery failed (SQLSTATE %s): ",
-				 args->nscopes > 0 && state != NULL &&
-				 (strcmp(state, "42883") == 0 || strcmp(state, "42501") == 0)
+				 args->nscopes > 0 && vtp_verify_missing(state)
 				 ? "scope= needs vatoken_verify (vatoken 2.0): " : "",
 				 state != NULL ? state : "none");
 		vtp_error_line(err, errlen, prefix, msg != NULL ? msg : PQerrorMessage(conn), token);
