@@ -143,6 +143,11 @@ vt_interval_of_us(int64 us)
 extern void vt_hash_token(const char *token, size_t len, uint8 hash[VT_HASH_LEN]);
 
 /* vt_input.c: argument checks; each raises a specific SQLSTATE */
+/*
+ * The length of the control character at s (C0, DEL, or in a UTF-8 database
+ * C1 U+0080..U+009F), or 0 if there is none; end bounds the string.
+ */
+extern int	vt_control_char_len(const char *s, const char *end);
 #define VT_OWNER_MAX_CHARS	200
 #define VT_NAME_MAX_CHARS	100
 extern text *vt_check_owner(FunctionCallInfo fcinfo, int argno);

@@ -25,6 +25,19 @@ vt_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("%s must not be null", argname)));
 }
 
+int
+vt_control_char_len(const char *s, const char *end)
+{
+	unsigned char c = (unsigned char) *s;
+
+	if (c < 0x20 || c == 0x7f)
+		return 1;
+	if (GetDatabaseEncoding() == PG_UTF8 && c == 0xc2 && s + 1 < end &&
+		(unsigned char) s[1] >= 0x80 && (unsigned char) s[1] <= 0x9f)
+		return 2;				/* U+0080 .. U+009F */
+	return 0;
+}
+
 /*
  * True if the (server-encoded) string contains a C0 or C1 control character
  * or DEL.
@@ -34,20 +47,10 @@ vt_has_control_character(const char *s, int len)
 {
 	const char *end = s + len;
 
-	while (s < end)
+	for (; s < end; s += pg_mblen(s))
 	{
-		unsigned char c = (unsigned char) *s;
-
-		if (c < 0x20 || c == 0x7f)
+		if (vt_control_char_len(s, end) > 0)
 			return true;
-		if (GetDatabaseEncoding() == PG_UTF8 && c == 0xc2 && s + 1 < end)
-		{
-			unsigned char c2 = (unsigned char) s[1];
-
-			if (c2 >= 0x80 && c2 <= 0x9f)	/* U+0080 .. U+009F */
-				return true;
-		}
-		s += pg_mblen(s);
 	}
 	return false;
 }

@@ -330,15 +330,12 @@ vt_clean_source(text *source)
 	len = pg_mbcharcliplen(s, strlen(s), 200);
 	for (int i = 0; i < len; i++)
 	{
-		unsigned char c = (unsigned char) s[i];
+		int			control = vt_control_char_len(s + i, s + len);
 
-		if (c < 0x20 || c == 0x7f)
-			s[o++] = ' ';
-		else if (GetDatabaseEncoding() == PG_UTF8 && c == 0xc2 && i + 1 < len &&
-				 (unsigned char) s[i + 1] >= 0x80 && (unsigned char) s[i + 1] <= 0x9f)
+		if (control > 0)
 		{
 			s[o++] = ' ';
-			i++;
+			i += control - 1;
 		}
 		else
 			s[o++] = s[i];
