@@ -85,6 +85,7 @@ SELECT * FROM vatoken_usage_daily('hist', :h_id, '2026-06-18', '2026-06-17');
 SELECT * FROM vatoken_usage_daily('hist', :h_id, '2016-06-09', '2026-06-17');
 SELECT * FROM vatoken_usage_daily('hist', :h_id, '-infinity', '2026-06-17');
 SELECT * FROM vatoken_usage_daily('hist', :h_id, NULL, 'infinity');
+SELECT * FROM vatoken_usage_daily('hist', :h_id, NULL, '4714-11-30 BC');
 SELECT * FROM vatoken_usage_daily(NULL, :h_id);
 SELECT * FROM vatoken_usage_daily('hist', 0);
 
