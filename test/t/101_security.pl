@@ -62,6 +62,7 @@ my %api = (
 	  "vatoken_update('pub-owner', 1, enabled => false)",
 	'vatoken_list(text)' => "vatoken_list('pub-owner')",
 	'vatoken_usage(text, bigint)' => "vatoken_usage('pub-owner', 1)",
+	'vatoken_usage_daily(text, bigint, date, date)' => "vatoken_usage_daily('pub-owner', 1)",
 	'vatoken_delete(text, bigint)' => "vatoken_delete('pub-owner', 1)");
 my @functions = sort keys %api;
 
@@ -91,7 +92,8 @@ GRANT EXECUTE ON FUNCTION vatoken_create(text, text, timestamptz, text[], cidr[]
     vatoken_update(text, bigint, text, timestamptz, text[], cidr[], boolean, integer, interval),
     vatoken_report_leak(text, text), vatoken_rotate(text, bigint, interval),
     vatoken_audit(text, timestamptz), vatoken_audit_prune(interval),
-    vatoken_list(text), vatoken_usage(text, bigint), vatoken_delete(text, bigint)
+    vatoken_list(text), vatoken_usage(text, bigint),
+    vatoken_usage_daily(text, bigint, date, date), vatoken_delete(text, bigint)
     TO mallory;
 SQL
 
@@ -214,6 +216,8 @@ SELECT count(*) FROM t, LATERAL vatoken_verify(t.token) v
  WHERE v.status OPERATOR(pg_catalog.=) 'revoked';
 SELECT count(*) FROM vatoken_list('shadow-owner');
 SELECT count(*) FROM t, LATERAL vatoken_usage('shadow-owner', t.token_id) u;
+SELECT count(*) FROM t, LATERAL vatoken_usage_daily('shadow-owner', t.token_id, '2026-06-17',
+    '2026-06-17') d WHERE d.calls OPERATOR(pg_catalog.>=) 0;
 SELECT count(*) FROM t, LATERAL vatoken_audit('shadow-owner', '-infinity') a
  WHERE a.event OPERATOR(pg_catalog.=) 'leak' AND a.token_id OPERATOR(pg_catalog.=) t.token_id;
 SELECT vatoken_audit_prune('3650 days') OPERATOR(pg_catalog.>=) 0;
@@ -237,7 +241,7 @@ for my $who ('mallory', $superuser)
 		my $before = $node->safe_psql('sec', $captures);
 		($rc, $out, $err) = psql_as($who, "$p\n$temp_shadows\n$calls");
 		is($rc, 0, "$who calls every function with [$p]") or diag($err);
-		is($out, join("\n", (1) x 12, "t", 1, 1, 0, 0),
+		is($out, join("\n", (1) x 13, "t", 1, 1, 0, 0),
 			"$who: create, validate, list, usage and delete work as usual");
 		unlike($err, qr/captured/, "$who: no shadow was called");
 		is($node->safe_psql('sec', $captures), $before,
@@ -346,6 +350,8 @@ for my $call (
 	"vatoken_create('api-owner', 'sneaky')",
 	"vatoken_list('api-owner')",
 	"vatoken_usage('api-owner', 1)",
+	"vatoken_usage_daily('api-owner', 1)",
+	"vatoken_stats()",
 	"vatoken_delete('api-owner', 1)")
 {
 	($rc, $out, $err) = psql_as('api_server', "SELECT * FROM $call");
