@@ -104,5 +104,19 @@ ALTER DATABASE :"db" RESET vatoken.debug_now;
 SET timezone = 'UTC';
 SELECT vatoken_delete('hist-prune', :hp_id);
 
+-- The settings the flush workers keep from a database's stored settings
+-- (its days and its retention) are out of reach of a database owner who is
+-- not a superuser.
+SELECT d.datdba::regrole AS db_owner FROM pg_database d WHERE d.datname = current_database() \gset
+CREATE ROLE vt_db_owner;
+ALTER DATABASE :"db" OWNER TO vt_db_owner;
+SET ROLE vt_db_owner;
+ALTER DATABASE :"db" SET vatoken.usage_retention = '1d';
+ALTER DATABASE :"db" SET vatoken.timezone = 'Pacific/Kiritimati';
+ALTER DATABASE :"db" SET vatoken.debug_now = '2200-01-01 00:00:00+00';
+RESET ROLE;
+ALTER DATABASE :"db" OWNER TO :"db_owner";
+DROP ROLE vt_db_owner;
+
 SELECT vatoken_delete('hist', :h_id), vatoken_delete('hist', :hx_id),
        vatoken_delete('hist-client', :hc_id), vatoken_delete('hist-zone', :hz_id);
